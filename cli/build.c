@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/util.h"
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: puzzlefs build [OPTIONS] ROOTFS OCI_DIR:TAG\n\n"
+	"Build the directory tree ROOTFS into the OCI image directory OCI_DIR\n"
+	"under TAG (the directory is created if needed), and print the\n"
+	"fs-verity digest of the new image manifest.\n\n"
+	"  -c, --compression        store chunks as seekable zstd\n"
+	"  -b, --base-layer TAG     delta build on top of TAG (same OCI_DIR):\n"
+	"                           only what changed is stored\n"
+	"      --zstd-level N       zstd level for -c (default 3)\n"
+	"      --frame-size BYTES   uncompressed bytes per zstd frame for -c\n"
+	"                           (default 4096, as the reference)\n"
+	"  -j, --threads N          worker threads (default: one per CPU)\n"
+	"      --json               print {\"tag\", \"manifest_verity\"} as JSON\n"
+	"  -h, --help               this help\n";
+
+static void progress(void *arg, uint64_t files, uint64_t bytes)
+{
+	(void)arg;
+	fprintf(stderr, "\rpuzzlefs: build: %llu files, %.1f MiB   ",
+		(unsigned long long)files, (double)bytes / (1 << 20));
+	fflush(stderr);
+}
+
+static int number(const struct cli *cli, const char *arg, long min, long max,
+		  long *out)
+{
+	char *end;
+
+	*out = strtol(arg, &end, 10);
+	if (*arg == 0 || *end || *out < min || *out > max)
+		return cli_usage_err(cli, "'%s': expected a number in %ld..%ld",
+				     arg, min, max);
+	return 0;
+}
+
+int cmd_build(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "compression", no_argument, NULL, 'c' },
+		{ "base-layer", required_argument, NULL, 'b' },
+		{ "zstd-level", required_argument, NULL, 'L' },
+		{ "frame-size", required_argument, NULL, 'F' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pfs_build_opts bo = { .log = &cli->log };
+	uint8_t verity[PFS_DIGEST_SIZE];
+	char hex[2 * PFS_DIGEST_SIZE + 1], *dir, *tag;
+	bool tty = cli_isatty_stderr();
+	long v;
+	int c, e;
+
+	while ((c = getopt_long(argc, argv, "cb:j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': bo.compress = true; break;
+		case 'b': bo.base_tag = optarg; break;
+		case 'L':
+			if ((e = number(cli, optarg, -7, 22, &v)))
+				return e;
+			bo.zstd_level = v ? (int)v : 3;
+			break;
+		case 'F':
+			if ((e = number(cli, optarg, 1, 1 << 30, &v)))
+				return e;
+			bo.zstd_frame = (uint32_t)v;
+			break;
+		case 'j':
+			if ((e = number(cli, optarg, 1, 1024, &v)))
+				return e;
+			bo.threads = (unsigned)v;
+			break;
+		case 'J': cli->json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: return cli_usage_err(cli, "bad option");
+		}
+	}
+	if (optind != argc - 2)
+		return cli_usage_err(cli, "expected ROOTFS OCI_DIR:TAG");
+	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
+		return e;
+	if (tty) {
+		bo.progress = progress;
+		bo.progress_arg = cli;
+	}
+	e = pfs_build(argv[optind], dir, tag, &bo, verity);
+	if (tty)
+		fputs("\r\033[K", stderr);
+	if (!e) {
+		pfs_hex(verity, PFS_DIGEST_SIZE, hex);
+		if (cli->json)
+			printf("{\"tag\":\"%s\",\"manifest_verity\":\"%s\"}\n",
+			       tag, hex);
+		else
+			printf("puzzlefs image manifest digest: %s\n", hex);
+	}
+	free(dir);
+	free(tag);
+	return e ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PUZZLEFS_CLI_H
+#define PUZZLEFS_CLI_H
+
+#include <stdbool.h>
+
+#include "../lib/puzzlefs.h"
+
+#define EXIT_USAGE 2
+
+struct cli {
+	const char *cmd;		/* subcommand, for messages */
+	struct pfs_log log;
+	bool json;
+};
+
+struct cli_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Print "puzzlefs: CMD: message" on stderr. */
+void cli_err(const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Usage error: message, hint, exit status 2. */
+int cli_usage_err(const struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "OCI_DIR:TAG" split at the last ':'; returns 0 or prints a usage error. */
+int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
+		  char **tag);
+/* Parse a 64-hex-digit digest. */
+int cli_digest(const struct cli *cli, const char *arg, uint8_t *out);
+/* Common --help/-h handling: prints @usage and returns true. */
+bool cli_wants_help(int argc, char **argv, const char *usage);
+bool cli_isatty_stderr(void);
+
+int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_extract(struct cli *cli, int argc, char **argv);
+int cmd_tags(struct cli *cli, int argc, char **argv);
+int cmd_ls(struct cli *cli, int argc, char **argv);
+int cmd_cat(struct cli *cli, int argc, char **argv);
+int cmd_dump(struct cli *cli, int argc, char **argv);
+int cmd_fsck(struct cli *cli, int argc, char **argv);
+int cmd_enable_verity(struct cli *cli, int argc, char **argv);
+int cmd_mount(struct cli *cli, int argc, char **argv);
+int cmd_umount(struct cli *cli, int argc, char **argv);
+
+#endif

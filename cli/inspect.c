@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+/* Inspection commands: tags, ls, cat. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/image.h"
+#include "../lib/util.h"
+#include "cli.h"
+
+static const char tags_usage[] =
+	"Usage: puzzlefs tags [--json] OCI_DIR\n\n"
+	"List the tags of an OCI image directory, in index order.\n\n"
+	"  --json    print a JSON array of {\"tag\", \"manifest\", \"size\"}\n";
+
+int cmd_tags(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pfs_oci *oci;
+	char **tags;
+	size_t n, i;
+	int c, e;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': cli->json = true; break;
+		case 'h': fputs(tags_usage, stdout); return 0;
+		default: return cli_usage_err(cli, "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_err(cli, "expected OCI_DIR");
+	if (pfs_list_tags(argv[optind], &cli->log, &tags, &n))
+		return 1;
+	if (!cli->json) {
+		for (i = 0; i < n; i++)
+			printf("%s\n", tags[i]);
+		pfs_tags_free(tags, n);
+		return 0;
+	}
+	e = pfs_oci_open(argv[optind], false, &cli->log, &oci);
+	if (!e) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < n && !e; i++) {
+			struct pfs_desc d;
+			char hex[7 + 2 * PFS_DIGEST_SIZE + 1] = "sha256:";
+
+			e = pfs_oci_tag_resolve(oci, tags[i], &d);
+			if (e)
+				break;
+			pfs_hex(d.digest, PFS_DIGEST_SIZE, hex + 7);
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:I}",
+				"tag", tags[i], "manifest", hex,
+				"size", (json_int_t)d.size));
+		}
+		if (!e)
+			json_dumpf(arr, stdout, JSON_INDENT(1));
+		if (!e)
+			putchar('\n');
+		json_decref(arr);
+		pfs_oci_close(oci);
+	}
+	pfs_tags_free(tags, n);
+	return e ? 1 : 0;
+}
+
+static const char ls_usage[] =
+	"Usage: puzzlefs ls [-l] [-R] [--json] OCI_DIR:TAG [PATH]\n\n"
+	"List the entries of directory PATH (default /) of an image, or PATH\n"
+	"itself when it is not a directory.\n\n"
+	"  -l, --long        type, permissions, links, owner, size, target\n"
+	"  -R, --recursive   list subdirectories too, with paths\n"
+	"  --json            one JSON object per entry (path, ino, type, mode,\n"
+	"                    uid, gid, nlink, size, rdev, target), as an array\n";
+
+static void mode_string(uint32_t mode, char *s)
+{
+	const char *rwx = "rwxrwxrwx";
+	int i;
+
+	s[0] = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISCHR(mode) ? 'c' :
+	       S_ISBLK(mode) ? 'b' : S_ISFIFO(mode) ? 'p' :
+	       S_ISSOCK(mode) ? 's' : '-';
+	for (i = 0; i < 9; i++)
+		s[i + 1] = mode & (0400 >> i) ? rwx[i] : '-';
+	if (mode & S_ISUID)
+		s[3] = mode & 0100 ? 's' : 'S';
+	if (mode & S_ISGID)
+		s[6] = mode & 0010 ? 's' : 'S';
+	if (mode & S_ISVTX)
+		s[9] = mode & 0001 ? 't' : 'T';
+	s[10] = 0;
+}
+
+struct ls {
+	struct cli *cli;
+	struct pfs_image *img;
+	bool lng, rec;
+	json_t *arr;
+	int err;
+};
+
+static char *join(const char *dir, const char *name, size_t len)
+{
+	size_t dl = strlen(dir);
+	char *p = malloc(dl + len + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (dl && dir[dl - 1] != '/')
+		p[dl++] = '/';
+	memcpy(p + dl, name, len);
+	p[dl + len] = 0;
+	return p;
+}
+
+static void ls_print(struct ls *ls, const char *path, const char *shown,
+		     const struct pfs_attr *a)
+{
+	char target[4097] = "", mode[11];
+	ssize_t n = 0;
+
+	if (S_ISLNK(a->mode)) {
+		n = pfs_readlink(ls->img, a->ino, target, sizeof(target) - 1);
+		if (n < 0)
+			n = 0;
+		target[n > 4096 ? 4096 : n] = 0;
+	}
+	if (ls->arr) {
+		json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
+			"path", path, "ino", (json_int_t)a->ino, "type", "",
+			"mode", (json_int_t)(a->mode & 07777),
+			"uid", (json_int_t)a->uid, "gid", (json_int_t)a->gid,
+			"nlink", (json_int_t)a->nlink,
+			"size", (json_int_t)a->size);
+
+		mode_string(a->mode, mode);
+		json_object_set_new(o, "type", json_stringn(mode, 1));
+		if (S_ISLNK(a->mode))
+			json_object_set_new(o, "target", json_stringn(target, (size_t)n));
+		if (S_ISCHR(a->mode) || S_ISBLK(a->mode))
+			json_object_set_new(o, "rdev", json_pack("[I,I]",
+				(json_int_t)a->rdev_major, (json_int_t)a->rdev_minor));
+		json_array_append_new(ls->arr, o);
+		return;
+	}
+	if (!ls->lng) {
+		printf("%s\n", shown);
+		return;
+	}
+	mode_string(a->mode, mode);
+	if (S_ISCHR(a->mode) || S_ISBLK(a->mode))
+		printf("%s %3u %5u %5u %4llu, %4llu %s", mode, a->nlink, a->uid,
+		       a->gid, (unsigned long long)a->rdev_major,
+		       (unsigned long long)a->rdev_minor, shown);
+	else
+		printf("%s %3u %5u %5u %10llu %s", mode, a->nlink, a->uid,
+		       a->gid, (unsigned long long)a->size, shown);
+	if (S_ISLNK(a->mode))
+		printf(" -> %s", target);
+	putchar('\n');
+}
+
+static void ls_dir(struct ls *ls, uint64_t ino, const char *path)
+{
+	struct pfs_dirent_info ent;
+	uint64_t pos = 0;
+	int e;
+
+	while ((e = pfs_readdir(ls->img, ino, &pos, &ent)) == 1) {
+		struct pfs_attr a;
+		char *p = join(path, ent.name, ent.name_len);
+
+		if (!p || (e = pfs_getattr(ls->img, ent.ino, &a))) {
+			free(p);
+			ls->err = 1;
+			return;
+		}
+		ls_print(ls, p, ls->rec ? p : p + strlen(path) +
+			 (path[strlen(path) - 1] != '/'), &a);
+		if (ls->rec && S_ISDIR(a.mode))
+			ls_dir(ls, a.ino, p);
+		free(p);
+	}
+	if (e < 0) {
+		cli_err(ls->cli, "%s: %s", path, strerror(-e));
+		ls->err = 1;
+	}
+}
+
+int cmd_ls(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "long", no_argument, NULL, 'l' },
+		{ "recursive", no_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ls ls = { .cli = cli };
+	struct pfs_image_opts io = { .log = &cli->log };
+	const char *path = "/";
+	char *dir, *tag;
+	struct pfs_attr a;
+	int c, e;
+
+	while ((c = getopt_long(argc, argv, "lRh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': ls.lng = true; break;
+		case 'R': ls.rec = true; break;
+		case 'j': cli->json = true; break;
+		case 'h': fputs(ls_usage, stdout); return 0;
+		default: return cli_usage_err(cli, "bad option");
+		}
+	}
+	if (optind != argc - 1 && optind != argc - 2)
+		return cli_usage_err(cli, "expected OCI_DIR:TAG [PATH]");
+	if ((e = cli_image_ref(cli, argv[optind], &dir, &tag)))
+		return e;
+	if (optind == argc - 2)
+		path = argv[optind + 1];
+	if (pfs_image_open(dir, tag, &io, &ls.img)) {
+		free(dir);
+		free(tag);
+		return 1;
+	}
+	if (cli->json)
+		ls.arr = json_array();
+	e = pfs_resolve(ls.img, path, &a);
+	if (e) {
+		cli_err(cli, "%s:%s: %s: %s", dir, tag, path, strerror(-e));
+		ls.err = 1;
+	} else if (S_ISDIR(a.mode)) {
+		ls_dir(&ls, a.ino, path);
+	} else {
+		ls_print(&ls, path, path, &a);
+	}
+	if (ls.arr) {
+		json_dumpf(ls.arr, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(ls.arr);
+	}
+	pfs_image_close(ls.img);
+	free(dir);
+	free(tag);
+	return ls.err;
+}
+
+static const char cat_usage[] =
+	"Usage: puzzlefs cat OCI_DIR:TAG PATH...\n\n"
+	"Write the contents of files of an image to standard output.\n";
+
+int cmd_cat(struct cli *cli, int argc, char **argv)
+{
+	struct pfs_image_opts io = { .log = &cli->log };
+	struct pfs_image *img;
+	char *dir, *tag, *buf;
+	size_t bufsz = 1 << 20;
+	int i, e, rc = 0;
+
+	if (cli_wants_help(argc, argv, cat_usage))
+		return 0;
+	if (argc < 3)
+		return cli_usage_err(cli, "expected OCI_DIR:TAG PATH...");
+	if ((e = cli_image_ref(cli, argv[1], &dir, &tag)))
+		return e;
+	if (pfs_image_open(dir, tag, &io, &img)) {
+		free(dir);
+		free(tag);
+		return 1;
+	}
+	buf = malloc(bufsz);
+	for (i = 2; i < argc && buf; i++) {
+		struct pfs_attr a;
+		uint64_t off = 0;
+		ssize_t n;
+
+		e = pfs_resolve(img, argv[i], &a);
+		if (!e && S_ISDIR(a.mode))
+			e = -EISDIR;
+		if (e) {
+			cli_err(cli, "%s:%s: %s: %s", dir, tag, argv[i],
+				strerror(-e));
+			rc = 1;
+			continue;
+		}
+		while ((n = pfs_read(img, a.ino, buf, bufsz, off)) > 0) {
+			if (pfs_write_full(STDOUT_FILENO, buf, (size_t)n)) {
+				cli_err(cli, "stdout: %s", strerror(errno));
+				rc = 1;
+				break;
+			}
+			off += (uint64_t)n;
+		}
+		if (n < 0) {
+			cli_err(cli, "%s:%s: %s: %s", dir, tag, argv[i],
+				strerror((int)-n));
+			rc = 1;
+		}
+	}
+	free(buf);
+	pfs_image_close(img);
+	free(dir);
+	free(tag);
+	return rc;
+}

@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+/*
+ * Rootfs decoding; see rootfs.h.  Nothing here trusts the image: every
+ * pointer goes through capnp.c, every count is checked before use, and
+ * names, digests and xattrs are validated where they are read.
+ */
+#include "rootfs.h"
+
+int pfs_corrupt(const struct pfs_rootfs *r, const char *fmt, ...)
+{
+	char msg[192];
+	va_list ap;
+
+	if (r && r->report) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		r->report(r->report_arg, msg);
+	}
+	return -PFS_ECORRUPT;
+}
+
+int pfs_rootfs_probe(const u8 *buf, u64 len, u32 *nseg)
+{
+	return pfs_msg_count_segments(buf, len, nseg);
+}
+
+static bool digest_less(const u8 *a, const u8 *b)
+{
+	return memcmp(a, b, PFS_DIGEST_LEN) < 0;
+}
+
+static int check_verity_order(struct pfs_cur *c, struct pfs_rootfs *r)
+{
+	const u8 *prev = NULL, *d, *v;
+	u32 i;
+	int e;
+
+	r->verity_sorted = true;
+	for (i = 0; i < r->verity.count; i++) {
+		e = pfs_verity_at(c, r, i, &d, &v);
+		if (e)
+			return e;
+		if (prev && !digest_less(prev, d))
+			r->verity_sorted = false;
+		prev = d;
+	}
+	return 0;
+}
+
+int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
+		    u32 nseg)
+{
+	struct pfs_struct root;
+	struct pfs_list metas;
+	struct pfs_cur c;
+	int e;
+
+	r->layers = NULL;
+	r->nlayers = 0;
+	if (pfs_msg_init(&r->msg, buf, len, seg, nseg))
+		return pfs_corrupt(r, "rootfs: bad Cap'n Proto framing");
+	pfs_cur_init(&c, &r->msg);
+	if (pfs_capnp_root(&c, &root))
+		return pfs_corrupt(r, "rootfs: bad root pointer");
+	r->version = pfs_u64(&c, &root, PFS_ROOTFS_VERSION_OFF);
+	if (r->version != PFS_MANIFEST_VERSION) {
+		pfs_corrupt(r, "rootfs: manifest version %llu, expected %d",
+			    (unsigned long long)r->version,
+			    PFS_MANIFEST_VERSION);
+		return -EINVAL;
+	}
+	if (pfs_get_list(&c, &root, PFS_ROOTFS_METADATAS_PTR, &metas) < 0 ||
+	    pfs_get_list(&c, &root, PFS_ROOTFS_VERITY_PTR, &r->verity) < 0)
+		return pfs_corrupt(r, "rootfs: bad layer or fs-verity list");
+	if (metas.count == 0)
+		return pfs_corrupt(r, "rootfs: no metadata layer");
+	r->nlayers = metas.count;
+	e = check_verity_order(&c, r);
+	return e;
+}
+
+static u64 inode_ino(const struct pfs_cur *c, const struct pfs_list *l, u32 i)
+{
+	struct pfs_struct s;
+
+	if (pfs_list_struct(c, l, i, &s))
+		return 0;
+	return pfs_u64(c, &s, PFS_INODE_INO_OFF);
+}
+
+int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
+{
+	struct pfs_struct root, ivec;
+	struct pfs_list metas;
+	struct pfs_cur c;
+	u32 l, i;
+
+	pfs_cur_init(&c, &r->msg);
+	if (pfs_capnp_root(&c, &root) ||
+	    pfs_get_list(&c, &root, PFS_ROOTFS_METADATAS_PTR, &metas) < 0 ||
+	    metas.count != r->nlayers)
+		return pfs_corrupt(r, "rootfs: bad layer list");
+	for (l = 0; l < r->nlayers; l++) {
+		struct pfs_layer *ly = &layers[l];
+		u64 prev = 0;
+
+		if (pfs_list_struct(&c, &metas, l, &ivec) ||
+		    pfs_get_list(&c, &ivec, PFS_IVEC_INODES_PTR,
+				 &ly->inodes) < 0 ||
+		    ly->inodes.elem == 1)
+			return pfs_corrupt(r, "rootfs: layer %u: bad inode list",
+					   l);
+		for (i = 0; i < ly->inodes.count; i++) {
+			u64 ino = inode_ino(&c, &ly->inodes, i);
+
+			if (ino == 0 || ino <= prev)
+				return pfs_corrupt(r,
+					"rootfs: layer %u: inode %llu out of order",
+					l, (unsigned long long)ino);
+			prev = ino;
+		}
+		ly->min_ino = ly->inodes.count ? inode_ino(&c, &ly->inodes, 0) : 0;
+		ly->max_ino = prev;
+	}
+	r->layers = layers;
+	return 0;
+}
+
+static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
+			u32 layer, const struct pfs_struct *s,
+			struct pfs_inode *out)
+{
+	struct pfs_struct p, addl;
+	int e = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ino = pfs_u64(c, s, PFS_INODE_INO_OFF);
+	out->layer = layer;
+	out->kind = pfs_u16(c, s, PFS_INODE_MODE_OFF);
+	out->perm = pfs_u16(c, s, PFS_INODE_PERM_OFF) & 07777;
+	out->uid = pfs_u32(c, s, PFS_INODE_UID_OFF);
+	out->gid = pfs_u32(c, s, PFS_INODE_GID_OFF);
+	switch (out->kind) {
+	case PFS_KIND_CHR:
+	case PFS_KIND_BLK:
+		e = pfs_get_struct(c, s, PFS_INODE_PAYLOAD_PTR, &p);
+		out->major = pfs_u64(c, &p, PFS_DEV_MAJOR_OFF);
+		out->minor = pfs_u64(c, &p, PFS_DEV_MINOR_OFF);
+		break;
+	case PFS_KIND_DIR:
+		e = pfs_get_struct(c, s, PFS_INODE_PAYLOAD_PTR, &p);
+		if (e >= 0)
+			e = pfs_get_list(c, &p, PFS_DIR_ENTRIES_PTR, &out->list);
+		out->look_below = pfs_bit(c, &p, PFS_DIR_LOOKBELOW_BIT);
+		break;
+	case PFS_KIND_FILE:
+		e = pfs_get_list(c, s, PFS_INODE_PAYLOAD_PTR, &out->list);
+		break;
+	case PFS_KIND_UNKNOWN:
+	case PFS_KIND_FIFO:
+	case PFS_KIND_LNK:
+	case PFS_KIND_SOCK:
+	case PFS_KIND_WHT:
+		break;
+	default:
+		return pfs_corrupt(r, "inode %llu: unknown mode %u",
+				   (unsigned long long)out->ino, out->kind);
+	}
+	if (e < 0 || out->list.elem == 1)
+		return pfs_corrupt(r, "inode %llu: bad payload",
+				   (unsigned long long)out->ino);
+	e = pfs_get_struct(c, s, PFS_INODE_ADDITIONAL_PTR, &addl);
+	if (e > 0) {
+		out->has_additional = true;
+		if (pfs_get_list(c, &addl, PFS_ADDL_XATTRS_PTR, &out->xattrs) < 0 ||
+		    out->xattrs.elem == 1 ||
+		    pfs_get_data(c, &addl, PFS_ADDL_TARGET_PTR, &out->target,
+				 &out->target_len) < 0)
+			e = -1;
+	}
+	if (e < 0)
+		return pfs_corrupt(r, "inode %llu: bad additional data",
+				   (unsigned long long)out->ino);
+	if (out->kind == PFS_KIND_LNK && out->target_len > 4095)
+		return pfs_corrupt(r, "inode %llu: symlink target too long",
+				   (unsigned long long)out->ino);
+	return 0;
+}
+
+int pfs_inode_find(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
+		   u32 from, struct pfs_inode *out)
+{
+	u32 l;
+
+	for (l = from; l < r->nlayers; l++) {
+		const struct pfs_layer *ly = &r->layers[l];
+		u32 lo = 0, hi = ly->inodes.count;
+
+		if (hi == 0 || ino < ly->min_ino || ino > ly->max_ino)
+			continue;
+		while (lo < hi) {
+			u32 mid = lo + (hi - lo) / 2;
+			struct pfs_struct s;
+			u64 v;
+
+			if (pfs_list_struct(c, &ly->inodes, mid, &s))
+				return -PFS_ECORRUPT;
+			v = pfs_u64(c, &s, PFS_INODE_INO_OFF);
+			if (v == ino)
+				return decode_inode(c, r, l, &s, out);
+			if (v < ino)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return -ENOENT;
+}
+
+int pfs_layer_inode(struct pfs_cur *c, const struct pfs_rootfs *r, u32 layer,
+		    u32 i, struct pfs_inode *out)
+{
+	struct pfs_struct s;
+
+	if (layer >= r->nlayers ||
+	    pfs_list_struct(c, &r->layers[layer].inodes, i, &s))
+		return -ENOENT;
+	return decode_inode(c, r, layer, &s, out);
+}
+
+int pfs_inode_get(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
+		  struct pfs_inode *out)
+{
+	int e = pfs_inode_find(c, r, ino, 0, out);
+
+	if (e == 0 && out->kind == PFS_KIND_WHT)
+		return -ENOENT;
+	return e;
+}
+
+static int chunk_len(const struct pfs_cur *c, const struct pfs_inode *in,
+		     u32 i, u64 *len)
+{
+	struct pfs_struct s;
+
+	if (pfs_list_struct(c, &in->list, i, &s))
+		return -PFS_ECORRUPT;
+	*len = pfs_u64(c, &s, PFS_CHUNK_LEN_OFF);
+	return 0;
+}
+
+int pfs_file_chunk(struct pfs_cur *c, const struct pfs_rootfs *r,
+		   const struct pfs_inode *in, u32 i, struct pfs_chunk *out)
+{
+	struct pfs_struct s, blob;
+	u32 dlen;
+
+	if (in->kind != PFS_KIND_FILE || pfs_list_struct(c, &in->list, i, &s))
+		return pfs_corrupt(r, "inode %llu: bad chunk %u",
+				   (unsigned long long)in->ino, i);
+	out->len = pfs_u64(c, &s, PFS_CHUNK_LEN_OFF);
+	if (pfs_get_struct(c, &s, PFS_CHUNK_BLOB_PTR, &blob) <= 0 ||
+	    pfs_get_data(c, &blob, PFS_BLOBREF_DIGEST_PTR, &out->digest,
+			 &dlen) <= 0 || dlen != PFS_DIGEST_LEN)
+		return pfs_corrupt(r, "inode %llu: chunk %u: bad blob reference",
+				   (unsigned long long)in->ino, i);
+	out->offset = pfs_u64(c, &blob, PFS_BLOBREF_OFFSET_OFF);
+	out->compressed = pfs_bit(c, &blob, PFS_BLOBREF_COMPRESSED_BIT);
+	if (out->offset + out->len < out->offset)
+		return pfs_corrupt(r, "inode %llu: chunk %u: bad extent",
+				   (unsigned long long)in->ino, i);
+	return 0;
+}
+
+#define PFS_MAX_FILE_SIZE ((u64)1 << 62)
+
+int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 *size)
+{
+	u64 sum = 0, len;
+	u32 i;
+
+	*size = 0;
+	if (in->kind != PFS_KIND_FILE)
+		return 0;
+	for (i = 0; i < in->list.count; i++) {
+		if (chunk_len(c, in, i, &len) || len > PFS_MAX_FILE_SIZE - sum)
+			return pfs_corrupt(r, "inode %llu: bad file size",
+					   (unsigned long long)in->ino);
+		sum += len;
+	}
+	*size = sum;
+	return 0;
+}
+
+int pfs_file_seek(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 off, u32 *idx, u64 *start,
+		  struct pfs_chunk *chunk)
+{
+	u64 pos = *start, len;
+	u32 i = *idx;
+
+	if (in->kind != PFS_KIND_FILE)
+		return -EINVAL;
+	if (i >= in->list.count || pos > off) {
+		i = 0;
+		pos = 0;
+	}
+	for (; i < in->list.count; i++) {
+		if (chunk_len(c, in, i, &len))
+			return -PFS_ECORRUPT;
+		if (off - pos < len) {
+			*idx = i;
+			*start = pos;
+			return pfs_file_chunk(c, r, in, i, chunk);
+		}
+		if (len > PFS_MAX_FILE_SIZE - pos)
+			return pfs_corrupt(r, "inode %llu: bad file size",
+					   (unsigned long long)in->ino);
+		pos += len;
+	}
+	return -ENOENT;
+}
+
+static bool valid_name(const u8 *name, u32 len)
+{
+	if (len == 0 || len > PFS_NAME_MAX)
+		return false;
+	if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+		return false;
+	return !memchr(name, '/', len) && !memchr(name, 0, len);
+}
+
+int pfs_dirent_at(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *dir, u32 i, struct pfs_dirent *out)
+{
+	struct pfs_struct s;
+
+	if (dir->kind != PFS_KIND_DIR || pfs_list_struct(c, &dir->list, i, &s))
+		return pfs_corrupt(r, "directory %llu: bad entry %u",
+				   (unsigned long long)dir->ino, i);
+	out->ino = pfs_u64(c, &s, PFS_DIRENT_INO_OFF);
+	if (pfs_get_data(c, &s, PFS_DIRENT_NAME_PTR, &out->name,
+			 &out->name_len) < 0 ||
+	    !valid_name(out->name, out->name_len))
+		return pfs_corrupt(r, "directory %llu: entry %u: invalid name",
+				   (unsigned long long)dir->ino, i);
+	return 0;
+}
+
+int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
+			struct pfs_inode *dir)
+{
+	struct pfs_dirent prev, cur;
+	u32 i;
+	int e;
+
+	dir->order = PFS_DIR_SORTED;
+	for (i = 0; i < dir->list.count; i++) {
+		e = pfs_dirent_at(c, r, dir, i, &cur);
+		if (e)
+			return e;
+		if (i && pfs_name_cmp(prev.name, prev.name_len, cur.name,
+				      cur.name_len) >= 0)
+			dir->order = PFS_DIR_UNSORTED;
+		prev = cur;
+	}
+	return 0;
+}
+
+/* Search one version of a directory: 1 found, 0 absent. */
+static int dir_find(struct pfs_cur *c, const struct pfs_rootfs *r,
+		    const struct pfs_inode *dir, const u8 *name, u32 len,
+		    struct pfs_dirent *de)
+{
+	u32 lo = 0, hi = dir->list.count, i;
+	int e, d;
+
+	if (dir->order == PFS_DIR_SORTED) {
+		while (lo < hi) {
+			u32 mid = lo + (hi - lo) / 2;
+
+			e = pfs_dirent_at(c, r, dir, mid, de);
+			if (e)
+				return e;
+			d = pfs_name_cmp(de->name, de->name_len, name, len);
+			if (d == 0)
+				return 1;
+			if (d < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return 0;
+	}
+	for (i = 0; i < dir->list.count; i++) {
+		e = pfs_dirent_at(c, r, dir, i, de);
+		if (e)
+			return e;
+		if (de->name_len == len && !memcmp(de->name, name, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* The version of @dir in the layers below it, if it is merged with it. */
+static int dir_below(struct pfs_cur *c, const struct pfs_rootfs *r,
+		     const struct pfs_inode *dir, struct pfs_inode *lower)
+{
+	int e;
+
+	if (!dir->look_below)
+		return 0;
+	e = pfs_inode_find(c, r, dir->ino, dir->layer + 1, lower);
+	if (e == -ENOENT)
+		return 0;
+	if (e)
+		return e;
+	return lower->kind == PFS_KIND_DIR;
+}
+
+static int entry_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
+		       const struct pfs_inode *dir,
+		       const struct pfs_dirent *de, struct pfs_inode *child)
+{
+	int e = pfs_inode_find(c, r, de->ino, 0, child);
+
+	if (e == -ENOENT)
+		return pfs_corrupt(r,
+			"directory %llu: entry '%.*s' points to missing inode %llu",
+			(unsigned long long)dir->ino, (int)de->name_len,
+			de->name, (unsigned long long)de->ino);
+	return e;
+}
+
+int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
+	       const struct pfs_inode *dir, const u8 *name, u32 len,
+	       struct pfs_inode *child)
+{
+	struct pfs_inode ver = *dir;
+	struct pfs_dirent de;
+	u32 depth;
+	int e;
+
+	if (dir->kind != PFS_KIND_DIR)
+		return -ENOTDIR;
+	for (depth = 0; depth < r->nlayers; depth++) {
+		e = dir_find(c, r, &ver, name, len, &de);
+		if (e < 0)
+			return e;
+		if (e) {
+			e = entry_inode(c, r, &ver, &de, child);
+			if (e)
+				return e;
+			return child->kind == PFS_KIND_WHT ? -ENOENT : 0;
+		}
+		e = dir_below(c, r, &ver, &ver);
+		if (e <= 0)
+			return e ? e : -ENOENT;
+		ver.order = PFS_DIR_UNCHECKED;
+	}
+	return -ENOENT;
+}
+
+/* Is @name shadowed by one of the @depth versions above the current one? */
+static int hidden_above(struct pfs_cur *c, const struct pfs_rootfs *r,
+			const struct pfs_inode *dir, u32 depth,
+			const struct pfs_dirent *de)
+{
+	struct pfs_inode ver = *dir;
+	struct pfs_dirent tmp;
+	u32 d;
+	int e;
+
+	for (d = 0; d < depth; d++) {
+		e = dir_find(c, r, &ver, de->name, de->name_len, &tmp);
+		if (e)
+			return e;
+		e = dir_below(c, r, &ver, &ver);
+		if (e <= 0)
+			return e;
+		ver.order = PFS_DIR_UNCHECKED;
+	}
+	return 0;
+}
+
+int pfs_dir_next(struct pfs_cur *c, const struct pfs_rootfs *r,
+		 const struct pfs_inode *dir, u64 *pos, struct pfs_dirent *de,
+		 struct pfs_inode *child)
+{
+	u32 depth = (u32)(*pos >> 32), idx = (u32)*pos, d;
+	struct pfs_inode ver = *dir;
+	int e;
+
+	if (dir->kind != PFS_KIND_DIR)
+		return -ENOTDIR;
+	for (d = 0; d < depth; d++) {
+		e = dir_below(c, r, &ver, &ver);
+		if (e <= 0)
+			return e;
+	}
+	while (depth < r->nlayers) {
+		while (idx < ver.list.count) {
+			e = pfs_dirent_at(c, r, &ver, idx++, de);
+			if (e)
+				return e;
+			e = depth ? hidden_above(c, r, dir, depth, de) : 0;
+			if (e < 0)
+				return e;
+			if (e)
+				continue;
+			e = entry_inode(c, r, &ver, de, child);
+			if (e)
+				return e;
+			if (child->kind == PFS_KIND_WHT)
+				continue;
+			*pos = (u64)depth << 32 | idx;
+			return 1;
+		}
+		e = dir_below(c, r, &ver, &ver);
+		if (e <= 0) {
+			*pos = (u64)depth << 32 | idx;
+			return e;
+		}
+		depth++;
+		idx = 0;
+	}
+	return 0;
+}
+
+int pfs_xattr_at(struct pfs_cur *c, const struct pfs_rootfs *r,
+		 const struct pfs_inode *in, u32 i, struct pfs_xattr *out)
+{
+	struct pfs_struct s;
+
+	if (pfs_list_struct(c, &in->xattrs, i, &s) ||
+	    pfs_get_data(c, &s, PFS_XATTR_KEY_PTR, &out->key,
+			 &out->key_len) < 0 ||
+	    pfs_get_data(c, &s, PFS_XATTR_VAL_PTR, &out->val,
+			 &out->val_len) < 0 ||
+	    out->key_len == 0 || out->key_len > 255 ||
+	    memchr(out->key, 0, out->key_len) || out->val_len > 65536)
+		return pfs_corrupt(r, "inode %llu: bad xattr %u",
+				   (unsigned long long)in->ino, i);
+	if (!out->val)
+		out->val = out->key;	/* empty value: any valid pointer */
+	return 0;
+}
+
+int pfs_verity_at(struct pfs_cur *c, const struct pfs_rootfs *r, u32 i,
+		  const u8 **digest, const u8 **verity)
+{
+	struct pfs_struct s;
+	u32 dl, vl;
+
+	if (pfs_list_struct(c, &r->verity, i, &s) ||
+	    pfs_get_data(c, &s, PFS_VDATA_DIGEST_PTR, digest, &dl) <= 0 ||
+	    pfs_get_data(c, &s, PFS_VDATA_VERITY_PTR, verity, &vl) <= 0 ||
+	    dl != PFS_DIGEST_LEN || vl != PFS_DIGEST_LEN)
+		return pfs_corrupt(r, "rootfs: bad fs-verity entry %u", i);
+	return 0;
+}
+
+int pfs_verity_find(struct pfs_cur *c, const struct pfs_rootfs *r,
+		    const u8 *digest, const u8 **verity)
+{
+	u32 lo = 0, hi = r->verity.count, i;
+	const u8 *d;
+	int e, cmp;
+
+	if (r->verity_sorted) {
+		while (lo < hi) {
+			u32 mid = lo + (hi - lo) / 2;
+
+			e = pfs_verity_at(c, r, mid, &d, verity);
+			if (e)
+				return e;
+			cmp = memcmp(d, digest, PFS_DIGEST_LEN);
+			if (cmp == 0)
+				return 0;
+			if (cmp < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return -ENOENT;
+	}
+	for (i = 0; i < r->verity.count; i++) {
+		e = pfs_verity_at(c, r, i, &d, verity);
+		if (e)
+			return e;
+		if (!memcmp(d, digest, PFS_DIGEST_LEN))
+			return 0;
+	}
+	return -ENOENT;
+}

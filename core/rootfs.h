@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT OR GPL-2.0 */
+/*
+ * The PuzzleFS rootfs: metadata layers of inodes, directory entries, chunk
+ * lists, xattrs and fs-verity data, decoded straight from the Cap'n Proto
+ * buffer without copying.  Shared by libpuzzlefs and puzzlefs.ko.
+ *
+ * Opening is two calls because core/ never allocates: pfs_rootfs_init()
+ * reads the header and says how many layers there are, then the caller
+ * provides storage for them to pfs_rootfs_init_layers(), which checks that
+ * every layer's inode list is sorted (lookups binary search it).
+ *
+ * Layer 0 is the top.  An inode is taken from the topmost layer that has its
+ * number; a whiteout there means it does not exist.  A directory whose
+ * lookBelow flag is set is merged with its version in the layers below.
+ */
+#ifndef PUZZLEFS_ROOTFS_H
+#define PUZZLEFS_ROOTFS_H
+
+#include "capnp.h"
+#include "puzzlefs_fs.h"
+
+#define PFS_NAME_MAX 255
+
+struct pfs_layer {
+	struct pfs_list inodes;
+	u64 min_ino, max_ino;
+};
+
+struct pfs_rootfs {
+	struct pfs_msg msg;
+	u64 version;
+	u32 nlayers;
+	const struct pfs_layer *layers;
+	struct pfs_list verity;		/* fsVerityData */
+	bool verity_sorted;
+	/* Message channel for corruption reports (may be NULL). */
+	void (*report)(void *arg, const char *msg);
+	void *report_arg;
+};
+
+enum pfs_dir_order { PFS_DIR_UNCHECKED, PFS_DIR_SORTED, PFS_DIR_UNSORTED };
+
+struct pfs_inode {
+	u64 ino;
+	u32 layer;			/* layer it was found in */
+	u16 kind;			/* enum pfs_kind */
+	u16 perm;			/* permission bits incl. suid/sgid/sticky */
+	u32 uid, gid;
+	u64 major, minor;		/* chr, blk */
+	struct pfs_list list;		/* dir: entries, file: chunks */
+	bool look_below;		/* dir */
+	u8 order;			/* dir: enum pfs_dir_order */
+	bool has_additional;
+	struct pfs_list xattrs;
+	const u8 *target;		/* lnk */
+	u32 target_len;
+};
+
+struct pfs_dirent {
+	u64 ino;
+	const u8 *name;
+	u32 name_len;
+};
+
+struct pfs_chunk {
+	const u8 *digest;		/* PFS_DIGEST_LEN bytes */
+	u64 offset;			/* in the chunk's uncompressed bytes */
+	u64 len;
+	bool compressed;
+};
+
+struct pfs_xattr {
+	const u8 *key, *val;
+	u32 key_len, val_len;
+};
+
+/* The segment count of the message, for pfs_rootfs_init's storage. */
+int pfs_rootfs_probe(const u8 *buf, u64 len, u32 *nseg);
+/* seg: nseg + 1 entries.  Fills r->nlayers. */
+int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
+		    u32 nseg);
+/* layers: r->nlayers entries. */
+int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers);
+
+/* Report corruption through r->report and return -PFS_ECORRUPT. */
+int pfs_corrupt(const struct pfs_rootfs *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Find @ino in layers from..nlayers-1, whiteouts included.  -ENOENT if no
+ * layer has it. */
+int pfs_inode_find(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
+		   u32 from, struct pfs_inode *out);
+/* Inode @i of layer @layer, in stored order (for tools that copy or check
+ * whole layers). */
+int pfs_layer_inode(struct pfs_cur *c, const struct pfs_rootfs *r, u32 layer,
+		    u32 i, struct pfs_inode *out);
+/* The visible inode @ino: -ENOENT if absent or whited out. */
+int pfs_inode_get(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
+		  struct pfs_inode *out);
+
+/* Files. */
+int pfs_file_chunk(struct pfs_cur *c, const struct pfs_rootfs *r,
+		   const struct pfs_inode *in, u32 i, struct pfs_chunk *out);
+int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 *size);
+/*
+ * Find the chunk holding byte @off of a file.  *idx and *start are the
+ * search hint on entry (0, 0 for none; a previous result for sequential
+ * reads) and the chunk index and its file offset on return.  -ENOENT if
+ * @off is at or past the end.
+ */
+int pfs_file_seek(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 off, u32 *idx, u64 *start,
+		  struct pfs_chunk *chunk);
+
+/* Directories: one version (one layer). */
+int pfs_dirent_at(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *dir, u32 i, struct pfs_dirent *out);
+/* Sets dir->order (sorted strictly by name, or not). */
+int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
+			struct pfs_inode *dir);
+
+/*
+ * Name lookup in a visible directory, honouring lookBelow and whiteouts:
+ * *child is the visible inode, -ENOENT when there is none.
+ */
+int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
+	       const struct pfs_inode *dir, const u8 *name, u32 len,
+	       struct pfs_inode *child);
+
+/*
+ * Directory iteration, honouring lookBelow and whiteouts.  *pos starts at 0
+ * and stays valid across calls (it encodes layer depth and index).  Returns
+ * 1 with the next visible entry and its inode, 0 at the end.
+ */
+int pfs_dir_next(struct pfs_cur *c, const struct pfs_rootfs *r,
+		 const struct pfs_inode *dir, u64 *pos, struct pfs_dirent *de,
+		 struct pfs_inode *child);
+
+/* Xattrs, in stored order. */
+static inline u32 pfs_xattr_count(const struct pfs_inode *in)
+{
+	return in->xattrs.count;
+}
+int pfs_xattr_at(struct pfs_cur *c, const struct pfs_rootfs *r,
+		 const struct pfs_inode *in, u32 i, struct pfs_xattr *out);
+
+/* fs-verity digest recorded for a blob; -ENOENT if none. */
+int pfs_verity_find(struct pfs_cur *c, const struct pfs_rootfs *r,
+		    const u8 *digest, const u8 **verity);
+int pfs_verity_at(struct pfs_cur *c, const struct pfs_rootfs *r, u32 i,
+		  const u8 **digest, const u8 **verity);
+
+static inline int pfs_name_cmp(const u8 *a, u32 alen, const u8 *b, u32 blen)
+{
+	int d = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (d)
+		return d;
+	return alen < blen ? -1 : alen > blen;
+}
+
+#endif

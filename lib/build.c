@@ -1,0 +1,959 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The builder.  The walker (walk.c) feeds every new regular file's bytes,
+ * in inode-numbering order, into one stream; FastCDC cuts the stream into
+ * chunks; worker threads compress (build -c), hash and store each chunk as
+ * a blob while the stream goes on.  Memory is bounded by the stream buffer
+ * and the job queue, whatever the amount of data.  At the end the chunk
+ * pieces are mapped back onto the files, and the rootfs, the manifest and
+ * the tag are written, in that order, so that a crash at any point leaves
+ * the previous state of the OCI directory intact.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "build.h"
+#include "fastcdc.h"
+#include "json.h"
+#include "seekable.h"
+
+#define STREAM_BUF (4u << 20)
+
+struct chunk_rec {
+	uint8_t digest[PFS_DIGEST_SIZE];
+	uint64_t stored;		/* blob size */
+	bool compressed;
+};
+
+struct job {
+	uint64_t seq;
+	uint8_t *data;
+	size_t len;
+};
+
+struct open_file {
+	struct pfs_bnode *node;
+	uint64_t start, end;		/* stream offsets; end unknown: UINT64_MAX */
+};
+
+/* Set of stored blob digests: open addressing on the digest's first bytes. */
+struct digest_set {
+	struct pfs_mverity *v;		/* digest and fs-verity digest */
+	size_t *slot;			/* index + 1 into v, 0 empty */
+	size_t n, cap, slots;
+};
+
+struct pfs_builder {
+	const struct pfs_build_opts *opts;
+	const struct pfs_log *log;
+	struct pfs_oci *oci;
+	struct pfs_cdc_params cdc;
+	int level;
+	uint32_t frame;
+
+	/* the stream */
+	uint8_t *buf;
+	size_t start, end;
+	uint64_t fed;			/* bytes fed so far */
+	uint64_t cut;			/* stream offset of buf[start] */
+	uint64_t next_seq;
+	struct open_file *files;
+	size_t fhead, fcount, fcap;
+
+	/* shared with the workers */
+	pthread_mutex_t lock;
+	pthread_cond_t has_job, has_space, idle;
+	struct job *ring;
+	size_t ring_cap, ring_head, ring_len;
+	unsigned busy;
+	bool stop;
+	int err;
+	struct chunk_rec *chunks;
+	size_t chunks_cap;
+	struct digest_set blobs;
+	pthread_t *threads;
+	unsigned nthreads;
+
+	/* progress */
+	uint64_t nfiles, nbytes;
+	struct timespec last;
+};
+
+/* ---- digest set ------------------------------------------------------------ */
+
+static size_t ds_hash(const uint8_t *d, size_t slots)
+{
+	uint64_t h;
+
+	memcpy(&h, d, sizeof(h));
+	return (size_t)h & (slots - 1);
+}
+
+static struct pfs_mverity *ds_find(struct digest_set *s, const uint8_t *d)
+{
+	size_t i;
+
+	if (!s->slots)
+		return NULL;
+	for (i = ds_hash(d, s->slots); s->slot[i]; i = (i + 1) & (s->slots - 1))
+		if (!memcmp(s->v[s->slot[i] - 1].digest, d, PFS_DIGEST_SIZE))
+			return &s->v[s->slot[i] - 1];
+	return NULL;
+}
+
+static int ds_add(struct digest_set *s, const uint8_t *d, const uint8_t *verity)
+{
+	size_t i;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		struct pfs_mverity *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	if ((s->n + 1) * 2 > s->slots) {
+		size_t slots = s->slots ? s->slots * 2 : 2048;
+		size_t *sl = calloc(slots, sizeof(*sl));
+
+		if (!sl)
+			return -ENOMEM;
+		for (i = 0; i < s->n; i++) {
+			size_t j = ds_hash(s->v[i].digest, slots);
+
+			while (sl[j])
+				j = (j + 1) & (slots - 1);
+			sl[j] = i + 1;
+		}
+		free(s->slot);
+		s->slot = sl;
+		s->slots = slots;
+	}
+	memcpy(s->v[s->n].digest, d, PFS_DIGEST_SIZE);
+	memcpy(s->v[s->n].verity, verity, PFS_DIGEST_SIZE);
+	for (i = ds_hash(d, s->slots); s->slot[i]; i = (i + 1) & (s->slots - 1))
+		;
+	s->slot[i] = ++s->n;
+	return 0;
+}
+
+static void ds_free(struct digest_set *s)
+{
+	free(s->v);
+	free(s->slot);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- workers ------------------------------------------------------------------ */
+
+/* Compress (if asked and worth it), hash and store one chunk. */
+static int store_chunk(struct pfs_builder *b, ZSTD_CCtx *cctx,
+		       struct pfs_buf *zbuf, const struct job *j)
+{
+	uint8_t digest[PFS_DIGEST_SIZE], verity[PFS_DIGEST_SIZE];
+	const uint8_t *stored = j->data;
+	size_t len = j->len;
+	bool compressed = false;
+	struct chunk_rec *rec;
+	int e = 0;
+
+	if (b->opts->compress) {
+		zbuf->len = 0;
+		e = pfs_seekable_compress(cctx, j->data, j->len, b->level,
+					  b->frame, zbuf);
+		if (e)
+			return pfs_errf(b->log, -e, "zstd: %s", strerror(-e));
+		/* Store raw when compression does not pay, as the reference. */
+		if (zbuf->len < j->len) {
+			stored = zbuf->data;
+			len = zbuf->len;
+			compressed = true;
+		}
+	}
+	pfs_sha256(stored, len, digest);
+	/* The fs-verity digest of the bytes actually stored (the
+	 * reference measures the compressed buffer even when it stores
+	 * the raw one). */
+	pfs_verity_digest(stored, len, verity);
+
+	pthread_mutex_lock(&b->lock);
+	rec = &b->chunks[j->seq];
+	memcpy(rec->digest, digest, PFS_DIGEST_SIZE);
+	rec->stored = len;
+	rec->compressed = compressed;
+	if (!ds_find(&b->blobs, digest)) {
+		e = ds_add(&b->blobs, digest, verity);
+		if (!e)
+			e = pfs_oci_blob_put(b->oci, digest, stored, len);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return e;
+}
+
+static void *worker(void *arg)
+{
+	struct pfs_builder *b = arg;
+	ZSTD_CCtx *cctx = b->opts->compress ? ZSTD_createCCtx() : NULL;
+	struct pfs_buf zbuf = { 0 };
+	struct job j;
+	bool skip;
+	int e;
+
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		while (!b->ring_len && !b->stop)
+			pthread_cond_wait(&b->has_job, &b->lock);
+		if (!b->ring_len) {
+			pthread_mutex_unlock(&b->lock);
+			break;
+		}
+		j = b->ring[b->ring_head];
+		b->ring_head = (b->ring_head + 1) % b->ring_cap;
+		b->ring_len--;
+		b->busy++;
+		skip = b->err != 0;	/* after an error, only drain */
+		pthread_cond_signal(&b->has_space);
+		pthread_mutex_unlock(&b->lock);
+
+		e = skip ? 0 : (b->opts->compress && !cctx) ? -ENOMEM :
+		    store_chunk(b, cctx, &zbuf, &j);
+		free(j.data);
+
+		pthread_mutex_lock(&b->lock);
+		if (e && !b->err) {
+			b->err = e;
+			pthread_cond_broadcast(&b->has_space);
+			pthread_cond_broadcast(&b->idle);
+		}
+		b->busy--;
+		if (!b->busy && !b->ring_len)
+			pthread_cond_broadcast(&b->idle);
+		pthread_mutex_unlock(&b->lock);
+	}
+	ZSTD_freeCCtx(cctx);
+	pfs_buf_free(&zbuf);
+	return NULL;
+}
+
+static int submit(struct pfs_builder *b, uint64_t seq, uint8_t *data,
+		  size_t len)
+{
+	int e;
+
+	pthread_mutex_lock(&b->lock);
+	while (b->ring_len == b->ring_cap && !b->err)
+		pthread_cond_wait(&b->has_space, &b->lock);
+	e = b->err;
+	if (!e && seq >= b->chunks_cap) {
+		size_t cap = b->chunks_cap ? b->chunks_cap * 2 : 1024;
+		struct chunk_rec *c = realloc(b->chunks, cap * sizeof(*c));
+
+		if (!c) {
+			e = -ENOMEM;
+		} else {
+			b->chunks = c;
+			b->chunks_cap = cap;
+		}
+	}
+	if (!e) {
+		struct job *j = &b->ring[(b->ring_head + b->ring_len) %
+					 b->ring_cap];
+
+		j->seq = seq;
+		j->data = data;
+		j->len = len;
+		b->ring_len++;
+		pthread_cond_signal(&b->has_job);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (e)
+		free(data);
+	return e;
+}
+
+static int drain(struct pfs_builder *b)
+{
+	int e;
+
+	pthread_mutex_lock(&b->lock);
+	while ((b->ring_len || b->busy) && !b->err)
+		pthread_cond_wait(&b->idle, &b->lock);
+	e = b->err;
+	pthread_mutex_unlock(&b->lock);
+	return e;
+}
+
+static int start_workers(struct pfs_builder *b)
+{
+	unsigned i, n = b->opts->threads;
+
+	if (!n) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	b->ring_cap = 2 * (size_t)n + 2;
+	b->ring = calloc(b->ring_cap, sizeof(*b->ring));
+	b->threads = calloc(n, sizeof(*b->threads));
+	if (!b->ring || !b->threads)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&b->threads[i], NULL, worker, b))
+			return -EAGAIN;
+		b->nthreads++;
+	}
+	return 0;
+}
+
+static void stop_workers(struct pfs_builder *b)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_broadcast(&b->has_job);
+	pthread_cond_broadcast(&b->has_space);
+	pthread_mutex_unlock(&b->lock);
+	for (i = 0; i < b->nthreads; i++)
+		pthread_join(b->threads[i], NULL);
+	b->nthreads = 0;
+	while (b->ring_len) {
+		free(b->ring[b->ring_head].data);
+		b->ring_head = (b->ring_head + 1) % b->ring_cap;
+		b->ring_len--;
+	}
+}
+
+/* ---- the stream ------------------------------------------------------------- */
+
+static int add_piece(struct pfs_bnode *n, uint64_t seq, uint64_t off,
+		     uint64_t len)
+{
+	if (n->npieces == n->pieces_cap) {
+		uint32_t cap = n->pieces_cap ? n->pieces_cap * 2 : 2;
+		struct pfs_piece *p = realloc(n->pieces, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		n->pieces = p;
+		n->pieces_cap = cap;
+	}
+	n->pieces[n->npieces].seq = seq;
+	n->pieces[n->npieces].off = off;
+	n->pieces[n->npieces++].len = len;
+	return 0;
+}
+
+/* Map stream range [cs, ce) of chunk @seq onto the files it covers. */
+static int map_chunk(struct pfs_builder *b, uint64_t seq, uint64_t cs,
+		     uint64_t ce)
+{
+	while (b->fcount) {
+		struct open_file *f = &b->files[b->fhead];
+		uint64_t ps = f->start > cs ? f->start : cs;
+		uint64_t pe = f->end < ce ? f->end : ce;
+		int e;
+
+		if (f->start >= ce)
+			break;
+		if (pe > ps && (e = add_piece(f->node, seq, ps - cs, pe - ps)))
+			return e;
+		if (f->end > ce)
+			break;
+		b->fhead = (b->fhead + 1) % b->fcap;
+		b->fcount--;
+	}
+	return 0;
+}
+
+static int emit(struct pfs_builder *b, size_t n)
+{
+	uint64_t hash;
+	size_t len = pfs_cdc_cut(&b->cdc, b->buf + b->start, n, &hash);
+	uint8_t *copy = malloc(len ? len : 1);
+	int e;
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, b->buf + b->start, len);
+	e = map_chunk(b, b->next_seq, b->cut, b->cut + len);
+	if (!e)
+		e = submit(b, b->next_seq++, copy, len);
+	else
+		free(copy);
+	b->start += len;
+	b->cut += len;
+	return e;
+}
+
+int pfs_build_feed(struct pfs_builder *b, const uint8_t *data, size_t len)
+{
+	int e;
+
+	while (len) {
+		size_t room, n;
+
+		if (b->end == STREAM_BUF) {
+			memmove(b->buf, b->buf + b->start, b->end - b->start);
+			b->end -= b->start;
+			b->start = 0;
+		}
+		room = STREAM_BUF - b->end;
+		n = len < room ? len : room;
+		memcpy(b->buf + b->end, data, n);
+		b->end += n;
+		b->fed += n;
+		data += n;
+		len -= n;
+		/* Cut only with a full window, as StreamCDC does. */
+		while (b->end - b->start >= b->cdc.max)
+			if ((e = emit(b, b->cdc.max)))
+				return e;
+	}
+	return 0;
+}
+
+static int stream_finish(struct pfs_builder *b)
+{
+	int e;
+
+	while (b->end > b->start)
+		if ((e = emit(b, b->end - b->start)))
+			return e;
+	return 0;
+}
+
+int pfs_build_file_begin(struct pfs_builder *b, struct pfs_bnode *n)
+{
+	struct open_file *f;
+
+	if (b->fcount == b->fcap) {
+		size_t cap = b->fcap ? b->fcap * 2 : 256, i;
+		struct open_file *nf = malloc(cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		for (i = 0; i < b->fcount; i++)
+			nf[i] = b->files[(b->fhead + i) % b->fcap];
+		free(b->files);
+		b->files = nf;
+		b->fcap = cap;
+		b->fhead = 0;
+	}
+	f = &b->files[(b->fhead + b->fcount++) % b->fcap];
+	f->node = n;
+	f->start = b->fed;
+	f->end = UINT64_MAX;
+	return 0;
+}
+
+int pfs_build_file_end(struct pfs_builder *b, struct pfs_bnode *n)
+{
+	struct open_file *f = &b->files[(b->fhead + b->fcount - 1) % b->fcap];
+
+	f->end = b->fed;
+	n->stream_size = f->end - f->start;
+	b->nfiles++;
+	return 0;
+}
+
+void pfs_build_progress(struct pfs_builder *b, uint64_t bytes)
+{
+	struct timespec now;
+
+	b->nbytes += bytes;
+	if (!b->opts->progress)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - b->last.tv_sec) * 1000000000ll +
+	    (now.tv_nsec - b->last.tv_nsec) < 200000000ll)
+		return;
+	b->last = now;
+	b->opts->progress(b->opts->progress_arg, b->nfiles, b->nbytes);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static int node_cmp(const void *x, const void *y)
+{
+	const struct pfs_minode *a = x, *b = y;
+
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+static int verity_cmp(const void *x, const void *y)
+{
+	return memcmp(((const struct pfs_mverity *)x)->digest,
+		      ((const struct pfs_mverity *)y)->digest, PFS_DIGEST_SIZE);
+}
+
+/* Turn each file's pieces into FileChunks now that all digests are known. */
+static int resolve_pieces(struct pfs_builder *b, struct pfs_walk *w)
+{
+	size_t i;
+	uint32_t p;
+	int e;
+
+	for (i = 0; i < w->nnodes; i++) {
+		struct pfs_bnode *n = w->nodes[i];
+
+		for (p = 0; p < n->npieces; p++) {
+			const struct chunk_rec *r = &b->chunks[n->pieces[p].seq];
+			struct pfs_mchunk mc;
+
+			memcpy(mc.digest, r->digest, PFS_DIGEST_SIZE);
+			mc.offset = n->pieces[p].off;
+			mc.len = n->pieces[p].len;
+			mc.compressed = r->compressed;
+			if ((e = pfs_minode_add_chunk(&n->m, &mc)))
+				return e;
+		}
+	}
+	return 0;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Every inode number some directory of the new tree names, sorted. */
+static uint64_t *named_inos(struct pfs_walk *w, size_t *count)
+{
+	size_t i, n = 1, total = 1;
+	uint64_t *v;
+	uint32_t d;
+
+	for (i = 0; i < w->nnodes; i++)
+		total += w->nodes[i]->m.nents;
+	v = malloc(total * sizeof(*v));
+	if (!v)
+		return NULL;
+	v[0] = PFS_ROOT_INO;
+	for (i = 0; i < w->nnodes; i++)
+		for (d = 0; d < w->nodes[i]->m.nents; d++)
+			v[n++] = w->nodes[i]->m.ents[d].ino;
+	qsort(v, n, sizeof(*v), u64_cmp);
+	*count = n;
+	return v;
+}
+
+/*
+ * The new layer: every node that is not unchanged, plus a whiteout for each
+ * base inode whose name is gone and that no directory of the new tree names
+ * any more.  Directory lists are complete, so whiteouts are not needed to
+ * hide names (and are not put in directory lists, which the reference's
+ * reader cannot list); they record that the inode is gone.  Moves the
+ * nodes' contents into the layer.
+ */
+static int new_layer(struct pfs_walk *w, struct pfs_mlayer *l)
+{
+	size_t i, n = 0, nnamed;
+	uint64_t *named = named_inos(w, &nnamed), prev = 0;
+
+	l->inodes = calloc(w->nnodes + w->nremoved + 1, sizeof(*l->inodes));
+	if (!named || !l->inodes) {
+		free(named);
+		return -ENOMEM;
+	}
+	qsort(w->removed, w->nremoved, sizeof(*w->removed), u64_cmp);
+	for (i = 0; i < w->nremoved; i++) {
+		uint64_t ino = w->removed[i];
+
+		if (ino == prev || bsearch(&ino, named, nnamed, sizeof(*named),
+					   u64_cmp))
+			continue;
+		prev = ino;
+		l->inodes[n].ino = ino;
+		l->inodes[n].kind = PFS_KIND_WHT;
+		l->inodes[n].perm = PFS_WHT_PERMISSIONS;
+		n++;
+	}
+	free(named);
+	for (i = 0; i < w->nnodes; i++) {
+		if (w->nodes[i]->unchanged)
+			continue;
+		l->inodes[n++] = w->nodes[i]->m;
+		memset(&w->nodes[i]->m, 0, sizeof(w->nodes[i]->m));
+	}
+	qsort(l->inodes, n, sizeof(*l->inodes), node_cmp);
+	l->count = n;
+	for (i = 1; i < n; i++)
+		if (l->inodes[i].ino == l->inodes[i - 1].ino)
+			return -EINVAL;
+	return 0;
+}
+
+/* ---- delta: lower layers are copied as they are -------------------------- */
+
+static int copy_data(struct pfs_cur *c, const struct pfs_rootfs *r,
+		     const u8 *p, u32 len, uint8_t **out)
+{
+	(void)c;
+	(void)r;
+	*out = malloc(len ? len : 1);
+	if (!*out)
+		return -ENOMEM;
+	if (len)
+		memcpy(*out, p, len);
+	return 0;
+}
+
+static int inode_to_model(struct pfs_cur *c, const struct pfs_rootfs *r,
+			  const struct pfs_inode *in, struct pfs_minode *m)
+{
+	struct pfs_dirent de;
+	struct pfs_chunk ch;
+	struct pfs_xattr x;
+	u32 i;
+	int e = 0;
+
+	m->ino = in->ino;
+	m->kind = in->kind;
+	m->perm = in->perm;
+	m->uid = in->uid;
+	m->gid = in->gid;
+	m->major = in->major;
+	m->minor = in->minor;
+	m->look_below = in->look_below;
+	m->has_additional = in->has_additional;
+	for (i = 0; !e && in->kind == PFS_KIND_DIR && i < in->list.count; i++) {
+		e = pfs_dirent_at(c, r, in, i, &de);
+		if (!e)
+			e = pfs_minode_add_dirent(m, de.ino, de.name, de.name_len);
+	}
+	for (i = 0; !e && in->kind == PFS_KIND_FILE && i < in->list.count; i++) {
+		struct pfs_mchunk mc;
+
+		e = pfs_file_chunk(c, r, in, i, &ch);
+		if (e)
+			break;
+		memcpy(mc.digest, ch.digest, PFS_DIGEST_SIZE);
+		mc.offset = ch.offset;
+		mc.len = ch.len;
+		mc.compressed = ch.compressed;
+		e = pfs_minode_add_chunk(m, &mc);
+	}
+	if (!e && in->xattrs.count) {
+		m->xattrs = calloc(in->xattrs.count, sizeof(*m->xattrs));
+		if (!m->xattrs)
+			return -ENOMEM;
+	}
+	for (i = 0; !e && i < in->xattrs.count; i++) {
+		e = pfs_xattr_at(c, r, in, i, &x);
+		if (!e)
+			e = copy_data(c, r, x.key, x.key_len, &m->xattrs[i].key);
+		if (!e)
+			e = copy_data(c, r, x.val, x.val_len, &m->xattrs[i].val);
+		if (!e) {
+			m->xattrs[i].key_len = x.key_len;
+			m->xattrs[i].val_len = x.val_len;
+			m->nxattrs++;
+		}
+	}
+	if (!e && in->target) {
+		e = copy_data(c, r, in->target, in->target_len, &m->target);
+		m->target_len = in->target_len;
+		m->has_target = true;
+	}
+	return e;
+}
+
+static int copy_layers(struct pfs_image *base, struct pfs_mlayer *out)
+{
+	const struct pfs_rootfs *r = &base->rfs;
+	struct pfs_inode in;
+	struct pfs_cur c;
+	u32 l, i;
+	int e = 0;
+
+	for (l = 0; l < r->nlayers && !e; l++) {
+		u32 n = r->layers[l].inodes.count;
+
+		out[l].inodes = calloc(n ? n : 1, sizeof(*out[l].inodes));
+		if (!out[l].inodes)
+			return -ENOMEM;
+		for (i = 0; i < n && !e; i++) {
+			pfs_cur_init(&c, &r->msg);
+			e = pfs_layer_inode(&c, r, l, i, &in);
+			if (!e)
+				e = inode_to_model(&c, r, &in, &out[l].inodes[i]);
+			out[l].count = i + 1;
+		}
+	}
+	return e;
+}
+
+static uint64_t base_max_ino(const struct pfs_image *base)
+{
+	uint64_t max = PFS_ROOT_INO;
+	u32 l;
+
+	for (l = 0; l < base->rfs.nlayers; l++)
+		if (base->rfs.layers[l].max_ino > max)
+			max = base->rfs.layers[l].max_ino;
+	return max;
+}
+
+/* fsVerityData: one entry per distinct blob, sorted by digest. */
+static int verity_list(struct pfs_builder *b, struct pfs_image *base,
+		       struct pfs_mverity **out, size_t *count)
+{
+	size_t n = b->blobs.n, i, k;
+	u32 nb = base ? base->rfs.verity.count : 0, j;
+	struct pfs_mverity *v = malloc((n + nb + 1) * sizeof(*v));
+	struct pfs_cur c;
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, b->blobs.v, n * sizeof(*v));
+	if (base)
+		pfs_cur_init(&c, &base->rfs.msg);
+	for (j = 0; j < nb; j++) {
+		const u8 *d, *vd;
+
+		if (pfs_verity_at(&c, &base->rfs, j, &d, &vd)) {
+			free(v);
+			return -EIO;
+		}
+		memcpy(v[n].digest, d, PFS_DIGEST_SIZE);
+		memcpy(v[n++].verity, vd, PFS_DIGEST_SIZE);
+	}
+	qsort(v, n, sizeof(*v), verity_cmp);
+	for (i = k = 0; i < n; i++)
+		if (!k || memcmp(v[k - 1].digest, v[i].digest, PFS_DIGEST_SIZE))
+			v[k++] = v[i];
+	*out = v;
+	*count = k;
+	return 0;
+}
+
+static json_t *descriptor(const uint8_t *digest, uint64_t size,
+			  const char *media, bool zstd)
+{
+	char d[7 + 2 * PFS_DIGEST_SIZE + 1] = "sha256:", mt[128];
+
+	pfs_hex(digest, PFS_DIGEST_SIZE, d + 7);
+	snprintf(mt, sizeof(mt), "%s%s", media, zstd ? PFS_MEDIA_ZSTD_SUFFIX : "");
+	return json_pack("{s:s,s:s,s:I}", "digest", d, "mediaType", mt, "size",
+			 (json_int_t)size);
+}
+
+/* Chunk layers: the base's (delta), then this build's in chunk order; each
+ * blob once. */
+static int chunk_layers(struct pfs_builder *b, struct pfs_image *base,
+			json_t *layers)
+{
+	struct digest_set seen = { 0 };
+	uint8_t none[PFS_DIGEST_SIZE] = { 0 };
+	uint64_t s;
+	size_t i;
+	int e = 0;
+
+	for (i = 0; base && i < base->manifest.nchunks && !e; i++) {
+		const struct pfs_desc *d = &base->manifest.chunks[i];
+
+		if (ds_find(&seen, d->digest))
+			continue;
+		e = ds_add(&seen, d->digest, none);
+		if (!e && json_array_append_new(layers, descriptor(d->digest,
+				d->size, PFS_MEDIA_CHUNK,
+				base->manifest.chunk_zstd[i])))
+			e = -ENOMEM;
+	}
+	for (s = 0; s < b->next_seq && !e; s++) {
+		const struct chunk_rec *r = &b->chunks[s];
+
+		if (ds_find(&seen, r->digest))
+			continue;
+		e = ds_add(&seen, r->digest, none);
+		if (!e && json_array_append_new(layers, descriptor(r->digest,
+				r->stored, PFS_MEDIA_CHUNK, b->opts->compress)))
+			e = -ENOMEM;
+	}
+	ds_free(&seen);
+	return e;
+}
+
+static int put_blob(struct pfs_oci *oci, const void *data, size_t len,
+		    uint8_t digest[PFS_DIGEST_SIZE])
+{
+	pfs_sha256(data, len, digest);
+	return pfs_oci_blob_put(oci, digest, data, len);
+}
+
+static int write_image(struct pfs_builder *b, struct pfs_image *base,
+		       struct pfs_mlayer *layers, size_t nlayers,
+		       const char *tag, uint8_t *manifest_verity)
+{
+	uint8_t rootfs_digest[PFS_DIGEST_SIZE], rootfs_verity[PFS_DIGEST_SIZE];
+	char vhex[2 * PFS_DIGEST_SIZE + 1];
+	struct pfs_buf rootfs = { 0 }, mbuf = { 0 };
+	struct pfs_mverity *verity = NULL;
+	struct pfs_desc mdesc;
+	size_t nverity;
+	json_t *man = NULL, *layers_json, *rd;
+	int e;
+
+	e = verity_list(b, base, &verity, &nverity);
+	if (!e)
+		e = pfs_rootfs_encode(layers, nlayers, verity, nverity, &rootfs);
+	free(verity);
+	if (e)
+		goto out;
+	e = put_blob(b->oci, rootfs.data, rootfs.len, rootfs_digest);
+	if (e)
+		goto out;
+	pfs_verity_digest(rootfs.data, rootfs.len, rootfs_verity);
+	pfs_hex(rootfs_verity, PFS_DIGEST_SIZE, vhex);
+
+	/* The empty config blob skopeo and friends expect. */
+	e = put_blob(b->oci, "{}", 2, mdesc.digest);
+	if (e)
+		goto out;
+	e = -ENOMEM;
+	man = json_pack("{s:{s:s,s:s,s:s,s:i},s:[],s:i}", "config", "data",
+			"e30=", "digest", "sha256:" PFS_EMPTY_DIGEST, "mediaType",
+			PFS_MEDIA_EMPTY, "size", 2, "layers", "schemaVersion", 2);
+	layers_json = json_object_get(man, "layers");
+	rd = descriptor(rootfs_digest, rootfs.len, PFS_MEDIA_ROOTFS, false);
+	if (!man || !rd || json_object_set_new(rd, "annotations",
+			json_pack("{s:s}", PFS_ANNOT_VERITY, vhex)) ||
+	    json_array_append_new(layers_json, rd))
+		goto out;
+	e = chunk_layers(b, base, layers_json);
+	if (!e)
+		e = pfs_json_canonical(man, &mbuf);
+	if (!e)
+		e = put_blob(b->oci, mbuf.data, mbuf.len, mdesc.digest);
+	if (e)
+		goto out;
+	mdesc.size = mbuf.len;
+	/* Every blob is durable and named before the tag points at them. */
+	e = pfs_oci_sync(b->oci);
+	if (!e)
+		e = pfs_oci_tag_set(b->oci, tag, &mdesc);
+	if (!e)
+		pfs_verity_digest(mbuf.data, mbuf.len, manifest_verity);
+out:
+	json_decref(man);
+	pfs_buf_free(&rootfs);
+	pfs_buf_free(&mbuf);
+	return e;
+}
+
+static int builder_init(struct pfs_builder *b, const struct pfs_build_opts *o,
+			struct pfs_oci *oci)
+{
+	b->opts = o;
+	b->log = o->log;
+	b->oci = oci;
+	b->level = o->zstd_level ? o->zstd_level : PFS_ZSTD_LEVEL;
+	b->frame = o->zstd_frame ? o->zstd_frame : PFS_ZSTD_FRAME;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->has_job, NULL);
+	pthread_cond_init(&b->has_space, NULL);
+	pthread_cond_init(&b->idle, NULL);
+	if (pfs_cdc_params_init(&b->cdc, PFS_CDC_MIN, PFS_CDC_AVG, PFS_CDC_MAX, 1))
+		return -EINVAL;
+	if (b->level < ZSTD_minCLevel() || b->level > ZSTD_maxCLevel())
+		return pfs_errf(b->log, EINVAL, "zstd level %d out of range",
+				b->level);
+	b->buf = malloc(STREAM_BUF);
+	if (!b->buf)
+		return -ENOMEM;
+	return start_workers(b);
+}
+
+static void builder_free(struct pfs_builder *b)
+{
+	stop_workers(b);
+	free(b->buf);
+	free(b->files);
+	free(b->ring);
+	free(b->threads);
+	free(b->chunks);
+	ds_free(&b->blobs);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->has_job);
+	pthread_cond_destroy(&b->has_space);
+	pthread_cond_destroy(&b->idle);
+}
+
+int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
+	      const struct pfs_build_opts *opts,
+	      uint8_t manifest_verity[PFS_DIGEST_SIZE])
+{
+	struct pfs_build_opts defaults = { 0 };
+	struct pfs_builder b = { 0 };
+	struct pfs_walk w = { 0 };
+	struct pfs_image *base = NULL;
+	struct pfs_mlayer *layers = NULL;
+	size_t nlayers = 1, i;
+	struct pfs_oci *oci;
+	int e;
+
+	if (!opts)
+		opts = &defaults;
+	if (!tag[0] || strchr(tag, ':'))
+		return pfs_errf(opts->log, EINVAL, "invalid tag '%s'", tag);
+	e = pfs_oci_open(oci_dir, true, opts->log, &oci);
+	if (e)
+		return e;
+	e = pfs_oci_lock(oci);
+	if (!e && opts->base_tag) {
+		struct pfs_image_opts io = { .log = opts->log };
+
+		e = pfs_image_open_oci(oci, opts->base_tag, &io, &base);
+		if (!e) {
+			w.base = base;
+			w.next_ino = base_max_ino(base) + 1;
+			nlayers += base->rfs.nlayers;
+		}
+	}
+	if (!e)
+		e = builder_init(&b, opts, oci);
+	if (e)
+		goto out;
+	w.b = &b;
+	w.log = opts->log;
+	e = pfs_walk(&w, rootfs);
+	if (!e)
+		e = stream_finish(&b);
+	if (!e)
+		e = drain(&b);
+	stop_workers(&b);
+	if (!e)
+		e = resolve_pieces(&b, &w);
+	layers = calloc(nlayers, sizeof(*layers));
+	if (!e && !layers)
+		e = -ENOMEM;
+	if (!e)
+		e = new_layer(&w, &layers[0]);
+	if (!e && base)
+		e = copy_layers(base, layers + 1);
+	if (!e)
+		e = write_image(&b, base, layers, nlayers, tag, manifest_verity);
+	if (opts->progress && !e)
+		opts->progress(opts->progress_arg, b.nfiles, b.nbytes);
+out:
+	if (e == -ENOMEM)
+		pfs_errf(opts->log, ENOMEM, "out of memory");
+	for (i = 0; layers && i < nlayers; i++)
+		pfs_mlayer_free(&layers[i]);
+	free(layers);
+	pfs_walk_free(&w);
+	builder_free(&b);
+	pfs_image_close(base);
+	pfs_oci_close(oci);
+	return e;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The builder, in two halves: walk.c reads the source tree (inode
+ * numbering, metadata, file contents in stream order) and build.c turns the
+ * file stream into chunk blobs and writes the rootfs, manifest and tag.
+ */
+#ifndef PUZZLEFS_BUILD_H
+#define PUZZLEFS_BUILD_H
+
+#include "image.h"
+#include "model.h"
+
+/* A piece of a file: bytes [off, off + len) of chunk number @seq. */
+struct pfs_piece {
+	uint64_t seq;
+	uint64_t off, len;
+};
+
+struct pfs_bnode {
+	struct pfs_minode m;
+	struct pfs_piece *pieces;
+	uint32_t npieces, pieces_cap;
+	uint64_t stream_size;		/* bytes this file put in the stream */
+	bool keep_base_data;		/* delta: content equals the base's */
+	bool unchanged;			/* delta: identical to the base inode */
+};
+
+struct pfs_builder;
+
+/* Called by the walker for the contents of each new regular file, in
+ * stream order; returns 0 or a negative errno. */
+int pfs_build_file_begin(struct pfs_builder *b, struct pfs_bnode *n);
+int pfs_build_feed(struct pfs_builder *b, const uint8_t *data, size_t len);
+int pfs_build_file_end(struct pfs_builder *b, struct pfs_bnode *n);
+void pfs_build_progress(struct pfs_builder *b, uint64_t bytes);
+
+struct pfs_walk {
+	struct pfs_builder *b;
+	const struct pfs_log *log;
+	struct pfs_image *base;		/* delta builds */
+	uint64_t next_ino;
+	struct pfs_bnode **nodes;	/* numbering order */
+	size_t nnodes, nodes_cap;
+	uint64_t *removed;		/* delta: base inos no longer named */
+	size_t nremoved, removed_cap;
+};
+
+int pfs_walk(struct pfs_walk *w, const char *rootfs);
+void pfs_walk_free(struct pfs_walk *w);
+
+#endif

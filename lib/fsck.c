@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fsck: check what a reader relies on, and report every problem (not just
+ * the first).  For a tag: the manifest, the rootfs and its fs-verity
+ * annotation, every chunk layer, every inode of every layer, the visible
+ * tree (every file read in full, which checks each blob's sha256, seek
+ * table and frames), and fsVerityData against the blobs.  For a whole
+ * directory: every tag, and every blob file against its name.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+
+struct fsck {
+	const struct pfs_log *log;	/* the caller's */
+	struct pfs_log counting;	/* counts errors, then forwards */
+	int problems;
+	const char *dir, *tag;
+	uint8_t *buf;
+};
+
+static void count(void *arg, int level, const char *msg)
+{
+	struct fsck *f = arg;
+
+	if (level == PFS_LOG_ERR)
+		f->problems++;
+	if (f->log && f->log->fn)
+		f->log->fn(f->log->arg, level, msg);
+}
+
+#define problem(f, ...) pfs_logf(&(f)->counting, PFS_LOG_ERR, __VA_ARGS__)
+
+static int digest_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, PFS_DIGEST_SIZE);
+}
+
+/* A chunk a file uses must be in fsVerityData (or verity mounts fail on
+ * it) and in the manifest's layers (or copies of the image lack it). */
+static void check_chunk(struct fsck *f, struct pfs_image *img,
+			const uint8_t *listed, const struct pfs_chunk *ch,
+			struct pfs_u64map *reported)
+{
+	char hex[2 * PFS_DIGEST_SIZE + 1];
+	struct pfs_cur c;
+	uint64_t key;
+	const u8 *v;
+	bool in_verity, in_layers;
+
+	memcpy(&key, ch->digest, sizeof(key));
+	if (!key || pfs_u64map_get(reported, key))
+		return;
+	pfs_cur_init(&c, &img->rfs.msg);
+	in_verity = pfs_verity_find(&c, &img->rfs, ch->digest, &v) == 0;
+	in_layers = bsearch(ch->digest, listed, img->manifest.nchunks,
+			    PFS_DIGEST_SIZE, digest_cmp) != NULL;
+	if (in_verity && in_layers)
+		return;
+	pfs_u64map_put(reported, key, 1);
+	pfs_hex(ch->digest, PFS_DIGEST_SIZE, hex);
+	if (!in_verity)
+		problem(f, "%s:%s: chunk %s has no fsVerityData entry", f->dir,
+			f->tag, hex);
+	if (!in_layers)
+		problem(f, "%s:%s: chunk %s is not a layer of the manifest",
+			f->dir, f->tag, hex);
+}
+
+static void check_layers(struct fsck *f, struct pfs_image *img)
+{
+	uint8_t *listed = malloc(img->manifest.nchunks * PFS_DIGEST_SIZE + 1);
+	struct pfs_u64map reported = { 0 };
+	const struct pfs_rootfs *r = &img->rfs;
+	struct pfs_inode in;
+	struct pfs_dirent de;
+	struct pfs_xattr x;
+	struct pfs_chunk ch;
+	struct pfs_cur c;
+	u32 l, i, j;
+	u64 size;
+
+	if (!listed)
+		return;
+	for (i = 0; i < img->manifest.nchunks; i++)
+		memcpy(listed + (size_t)i * PFS_DIGEST_SIZE,
+		       img->manifest.chunks[i].digest, PFS_DIGEST_SIZE);
+	qsort(listed, img->manifest.nchunks, PFS_DIGEST_SIZE, digest_cmp);
+	for (l = 0; l < r->nlayers; l++) {
+		for (i = 0; i < r->layers[l].inodes.count; i++) {
+			pfs_cur_init(&c, &r->msg);
+			/* Decoding reports what is wrong through the log. */
+			if (pfs_layer_inode(&c, r, l, i, &in))
+				continue;
+			for (j = 0; in.kind == PFS_KIND_DIR && j < in.list.count; j++)
+				pfs_dirent_at(&c, r, &in, j, &de);
+			for (j = 0; in.kind == PFS_KIND_FILE && j < in.list.count; j++)
+				if (pfs_file_chunk(&c, r, &in, j, &ch) == 0)
+					check_chunk(f, img, listed, &ch, &reported);
+			for (j = 0; j < in.xattrs.count; j++)
+				pfs_xattr_at(&c, r, &in, j, &x);
+			pfs_file_size(&c, r, &in, &size);
+			if (in.kind == PFS_KIND_LNK && !in.target)
+				problem(f, "%s:%s: layer %u: symlink %llu has no target",
+					f->dir, f->tag, l, (unsigned long long)in.ino);
+		}
+	}
+	pfs_u64map_free(&reported);
+	free(listed);
+}
+
+/* Walk the visible tree; read every file in full. */
+static void check_tree(struct fsck *f, struct pfs_image *img, uint64_t dir,
+		       struct pfs_u64map *seen, unsigned depth)
+{
+	struct pfs_dirent_info ent;
+	uint64_t pos = 0;
+	int e;
+
+	if (depth > 4096) {
+		problem(f, "%s:%s: directory %llu: tree too deep", f->dir,
+			f->tag, (unsigned long long)dir);
+		return;
+	}
+	while ((e = pfs_readdir(img, dir, &pos, &ent)) == 1) {
+		struct pfs_attr a;
+		uint64_t off = 0;
+		ssize_t n = 0;
+
+		if (pfs_getattr(img, ent.ino, &a))
+			continue;
+		if (S_ISDIR(a.mode)) {
+			if (pfs_u64map_get(seen, a.ino)) {
+				problem(f, "%s:%s: directory %llu is linked twice",
+					f->dir, f->tag, (unsigned long long)a.ino);
+				continue;
+			}
+			pfs_u64map_put(seen, a.ino, 1);
+			check_tree(f, img, a.ino, seen, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(a.mode) || pfs_u64map_get(seen, a.ino))
+			continue;
+		pfs_u64map_put(seen, a.ino, 1);
+		while (off < a.size &&
+		       (n = pfs_read(img, a.ino, f->buf, 1 << 20, off)) > 0)
+			off += (uint64_t)n;
+		if (off < a.size)
+			problem(f, "%s:%s: inode %llu ('%.*s'): unreadable: %s",
+				f->dir, f->tag, (unsigned long long)a.ino,
+				(int)ent.name_len, ent.name,
+				n < 0 ? strerror((int)-n) : "short");
+	}
+	if (e < 0)
+		problem(f, "%s:%s: directory %llu: %s", f->dir, f->tag,
+			(unsigned long long)dir, strerror(-e));
+}
+
+/* Chunk layers of the manifest, and fsVerityData against the blobs. */
+static void check_blobs(struct fsck *f, struct pfs_image *img)
+{
+	const struct pfs_rootfs *r = &img->rfs;
+	char hex[2 * PFS_DIGEST_SIZE + 1];
+	uint8_t got[PFS_DIGEST_SIZE];
+	struct pfs_cur c;
+	uint8_t *data;
+	size_t i, len;
+
+	for (i = 0; i < img->manifest.nchunks; i++) {
+		const struct pfs_desc *d = &img->manifest.chunks[i];
+
+		if (pfs_oci_blob_read(img->oci, d->digest, d->size, 1u << 30,
+				      NULL, &data, &len) == 0)
+			free(data);
+	}
+	for (i = 0; i < r->verity.count; i++) {
+		const u8 *d, *v;
+
+		pfs_cur_init(&c, &r->msg);
+		if (pfs_verity_at(&c, r, (u32)i, &d, &v))
+			continue;
+		pfs_hex(d, PFS_DIGEST_SIZE, hex);
+		if (pfs_oci_blob_read(img->oci, d, UINT64_MAX, 1u << 30, NULL,
+				      &data, &len))
+			continue;
+		pfs_verity_digest(data, len, got);
+		free(data);
+		if (memcmp(got, v, PFS_DIGEST_SIZE))
+			problem(f, "%s:%s: fsVerityData of blob %s does not match "
+				"the blob (enable-fs-verity would fail)",
+				f->dir, f->tag, hex);
+	}
+}
+
+static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
+{
+	struct pfs_image_opts io = { .log = &f->counting };
+	struct pfs_image *img;
+	struct pfs_u64map seen = { 0 };
+	uint8_t got[PFS_DIGEST_SIZE];
+
+	f->tag = tag;
+	if (pfs_image_open_oci(oci, tag, &io, &img))
+		return;
+	if (!img->manifest.has_verity) {
+		problem(f, "%s:%s: rootfs layer has no fs-verity annotation",
+			f->dir, tag);
+	} else {
+		pfs_verity_digest(img->rootfs_buf, img->rootfs_len, got);
+		if (memcmp(got, img->manifest.rootfs_verity, PFS_DIGEST_SIZE))
+			problem(f, "%s:%s: rootfs fs-verity annotation does not "
+				"match the rootfs", f->dir, tag);
+	}
+	check_layers(f, img);
+	check_blobs(f, img);
+	pfs_u64map_put(&seen, PFS_ROOT_INO, 1);
+	check_tree(f, img, PFS_ROOT_INO, &seen, 0);
+	pfs_u64map_free(&seen);
+	pfs_image_close(img);
+}
+
+/* Every file in blobs/sha256 must hold what its name says. */
+static void check_store(struct fsck *f, struct pfs_oci *oci)
+{
+	uint8_t digest[PFS_DIGEST_SIZE], *data;
+	int fd = dup(oci->blobs_fd);
+	struct dirent *d;
+	size_t len;
+	DIR *dir;
+
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		problem(f, "%s: blobs/sha256: %s", f->dir, strerror(errno));
+		return;
+	}
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (pfs_unhex(d->d_name, digest, PFS_DIGEST_SIZE)) {
+			pfs_logf(f->log, PFS_LOG_WARN,
+				 "%s: blobs/sha256/%s: not a blob name", f->dir,
+				 d->d_name);
+			continue;
+		}
+		if (pfs_oci_blob_read(oci, digest, UINT64_MAX, SIZE_MAX >> 1,
+				      NULL, &data, &len) == 0)
+			free(data);
+	}
+	closedir(dir);
+}
+
+int pfs_fsck(const char *oci_dir, const char *tag, const struct pfs_log *log)
+{
+	struct fsck f = { .log = log, .dir = oci_dir };
+	struct pfs_oci *oci;
+	char **tags;
+	size_t n, i;
+
+	f.counting.fn = count;
+	f.counting.arg = &f;
+	f.buf = malloc(1 << 20);
+	if (!f.buf)
+		return -ENOMEM;
+	if (pfs_oci_open(oci_dir, false, &f.counting, &oci)) {
+		free(f.buf);
+		return f.problems ? f.problems : 1;
+	}
+	if (tag) {
+		check_tag(&f, oci, tag);
+	} else if (pfs_list_tags(oci_dir, &f.counting, &tags, &n) == 0) {
+		for (i = 0; i < n; i++)
+			check_tag(&f, oci, tags[i]);
+		pfs_tags_free(tags, n);
+		check_store(&f, oci);
+	}
+	pfs_oci_close(oci);
+	free(f.buf);
+	return f.problems;
+}

@@ -1,0 +1,764 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/fsverity.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/puzzlefs_fs.h"
+#include "json.h"
+#include "oci.h"
+
+#define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define TMP_PREFIX ".pfs-tmp-"
+#define PENDING_MAX 256
+
+static int oci_err(struct pfs_oci *oci, int err, const char *what)
+{
+	return pfs_errf(oci->log, err, "%s: %s: %s", oci->path, what,
+			strerror(err));
+}
+
+static void tmp_name(char *buf, size_t size)
+{
+	uint8_t rnd[8];
+	char hex[17];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	pfs_hex(rnd, sizeof(rnd), hex);
+	snprintf(buf, size, TMP_PREFIX "%s", hex);
+}
+
+/* Write @name in @dirfd atomically: temp file, fsync, rename, fsync dir. */
+static int atomic_write(int dirfd, const char *name, const void *data,
+			size_t len)
+{
+	char tmp[64];
+	int fd, e;
+
+	tmp_name(tmp, sizeof(tmp));
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -errno;
+	e = pfs_write_full(fd, data, len);
+	if (!e && fsync(fd))
+		e = -errno;
+	if (close(fd) && !e)
+		e = -errno;
+	if (!e && renameat(dirfd, tmp, dirfd, name))
+		e = -errno;
+	if (e) {
+		unlinkat(dirfd, tmp, 0);
+		return e;
+	}
+	return fsync(dirfd) ? -errno : 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = strdup(path), *s;
+	int e = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || *s == 0) {
+			char c = *s;
+
+			*s = 0;
+			if (mkdir(p, 0755) && errno != EEXIST) {
+				e = -errno;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return e;
+}
+
+/* Temporary files a crashed writer may have left; only called under the
+ * directory lock, so no live writer owns them. */
+static void remove_stale(int dirfd)
+{
+	int fd = dup(dirfd);
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+			unlinkat(dirfd, d->d_name, 0);
+	closedir(dir);
+}
+
+static int create_layout(struct pfs_oci *oci)
+{
+	struct stat st;
+	int e;
+
+	if (mkdirat(oci->root_fd, "blobs", 0755) && errno != EEXIST)
+		return oci_err(oci, errno, "blobs");
+	if (mkdirat(oci->root_fd, "blobs/sha256", 0755) && errno != EEXIST)
+		return oci_err(oci, errno, "blobs/sha256");
+	if (fstatat(oci->root_fd, "oci-layout", &st, 0) == 0)
+		return 0;
+	e = atomic_write(oci->root_fd, "oci-layout", OCI_LAYOUT,
+			 strlen(OCI_LAYOUT));
+	return e ? oci_err(oci, -e, "oci-layout") : 0;
+}
+
+int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
+		 struct pfs_oci **out)
+{
+	struct pfs_oci *oci = calloc(1, sizeof(*oci));
+	int e;
+
+	if (!oci)
+		return -ENOMEM;
+	oci->root_fd = oci->blobs_fd = -1;
+	oci->log = log;
+	oci->writable = create;
+	oci->path = strdup(path);
+	if (!oci->path) {
+		free(oci);
+		return -ENOMEM;
+	}
+	if (create && (e = mkdir_p(path))) {
+		oci_err(oci, -e, "cannot create");
+		goto fail;
+	}
+	oci->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oci->root_fd < 0) {
+		e = oci_err(oci, errno, "cannot open OCI directory");
+		goto fail;
+	}
+	if (create && (e = create_layout(oci)))
+		goto fail;
+	/* blobs/sha256 may be a symlink to a shared store: follow it. */
+	oci->blobs_fd = openat(oci->root_fd, "blobs/sha256",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (oci->blobs_fd < 0) {
+		e = oci_err(oci, errno, "blobs/sha256");
+		goto fail;
+	}
+	*out = oci;
+	return 0;
+fail:
+	pfs_oci_close(oci);
+	return e;
+}
+
+void pfs_oci_close(struct pfs_oci *oci)
+{
+	size_t i;
+
+	if (!oci)
+		return;
+	for (i = 0; i < oci->npending; i++) {
+		close(oci->pending[i].fd);
+		if (oci->pending[i].tmpname[0])
+			unlinkat(oci->blobs_fd, oci->pending[i].tmpname, 0);
+	}
+	free(oci->pending);
+	if (oci->blobs_fd >= 0)
+		close(oci->blobs_fd);
+	if (oci->root_fd >= 0)
+		close(oci->root_fd);
+	free(oci->path);
+	free(oci);
+}
+
+int pfs_oci_lock(struct pfs_oci *oci)
+{
+	while (flock(oci->root_fd, LOCK_EX)) {
+		if (errno != EINTR)
+			return oci_err(oci, errno, "lock");
+	}
+	remove_stale(oci->root_fd);
+	remove_stale(oci->blobs_fd);
+	return 0;
+}
+
+/* ---- index.json ---------------------------------------------------------- */
+
+int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
+{
+	json_error_t jerr;
+	uint8_t *data;
+	size_t len;
+	json_t *v, *m;
+	int e;
+
+	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, &data,
+			     &len);
+	if (e == -ENOENT && oci->writable) {
+		*index = json_pack("{s:i,s:[]}", "schemaVersion", 2,
+				   "manifests");
+		return *index ? 0 : -ENOMEM;
+	}
+	if (e)
+		return oci_err(oci, -e, "index.json");
+	v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(data);
+	if (!v)
+		return pfs_errf(oci->log, EINVAL,
+				"%s: index.json: malformed JSON at line %d: %s",
+				oci->path, jerr.line, jerr.text);
+	m = json_object_get(v, "manifests");
+	if (!json_is_object(v) || (m && !json_is_array(m))) {
+		json_decref(v);
+		return pfs_errf(oci->log, EINVAL,
+				"%s: index.json: not an OCI image index",
+				oci->path);
+	}
+	if (!m)
+		json_object_set_new(v, "manifests", json_array());
+	*index = v;
+	return 0;
+}
+
+static const char *entry_tag(json_t *ent)
+{
+	json_t *a = json_object_get(ent, "annotations");
+
+	return json_string_value(json_object_get(a, PFS_ANNOT_REFNAME));
+}
+
+static int parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
+		      struct pfs_desc *out)
+{
+	const char *dg = json_string_value(json_object_get(d, "digest"));
+	json_t *size = json_object_get(d, "size");
+
+	if (!dg || pfs_parse_digest(dg, out->digest))
+		return pfs_errf(oci->log, EINVAL,
+				"%s: %s: missing or invalid sha256 digest",
+				oci->path, what);
+	if (!json_is_integer(size) || json_integer_value(size) < 0)
+		return pfs_errf(oci->log, EINVAL, "%s: %s: invalid size",
+				oci->path, what);
+	out->size = (uint64_t)json_integer_value(size);
+	return 0;
+}
+
+int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
+			struct pfs_desc *manifest)
+{
+	json_t *index, *ent;
+	size_t i;
+	int e;
+
+	e = pfs_oci_index_load(oci, &index);
+	if (e)
+		return e;
+	e = -ENOENT;
+	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
+		const char *t = entry_tag(ent);
+
+		if (t && !strcmp(t, tag)) {
+			char what[300];
+
+			snprintf(what, sizeof(what), "index.json: tag '%s'", tag);
+			e = parse_desc(oci, ent, what, manifest);
+			break;
+		}
+	}
+	json_decref(index);
+	if (e == -ENOENT)
+		pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, tag);
+	return e;
+}
+
+static const char *goarch(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return "ppc64le";
+#elif defined(__powerpc64__)
+	return "ppc64";
+#elif defined(__i386__)
+	return "386";
+#elif defined(__riscv) && __riscv_xlen == 64
+	return "riscv64";
+#elif defined(__s390x__)
+	return "s390x";
+#else
+	return "unknown";
+#endif
+}
+
+int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
+		    const struct pfs_desc *manifest)
+{
+	struct pfs_buf out = { 0 };
+	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
+	json_t *index, *list, *ent;
+	size_t i;
+	int e;
+
+	e = pfs_oci_index_load(oci, &index);
+	if (e)
+		return e;
+	list = json_object_get(index, "manifests");
+	/* A tag names one manifest: drop every older entry carrying it. */
+	for (i = 0; i < json_array_size(list);) {
+		const char *t = entry_tag(json_array_get(list, i));
+
+		if (t && !strcmp(t, tag))
+			json_array_remove(list, i);
+		else
+			i++;
+	}
+	memcpy(digest, "sha256:", 7);
+	pfs_hex(manifest->digest, PFS_DIGEST_SIZE, digest + 7);
+	ent = json_pack("{s:{s:s},s:s,s:s,s:{s:s,s:s},s:I}", "annotations",
+			PFS_ANNOT_REFNAME, tag, "digest", digest, "mediaType",
+			PFS_MEDIA_MANIFEST, "platform", "architecture", goarch(),
+			"os", "linux", "size", (json_int_t)manifest->size);
+	if (!ent || json_array_append_new(list, ent)) {
+		json_decref(index);
+		return -ENOMEM;
+	}
+	e = pfs_json_canonical(index, &out);
+	json_decref(index);
+	if (!e)
+		e = atomic_write(oci->root_fd, "index.json", out.data, out.len);
+	pfs_buf_free(&out);
+	return e ? oci_err(oci, -e, "index.json") : 0;
+}
+
+/* ---- blobs ---------------------------------------------------------------- */
+
+static void blob_name(const uint8_t *digest, char *name)
+{
+	pfs_hex(digest, PFS_DIGEST_SIZE, name);
+}
+
+int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	int fd;
+
+	blob_name(digest, name);
+	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return pfs_errf(oci->log, errno, "%s: blob %s: %s", oci->path,
+				name, strerror(errno));
+	return fd;
+}
+
+/* sha256 of an open file, streaming. */
+static int hash_fd(int fd, uint8_t out[PFS_DIGEST_SIZE], uint64_t *size)
+{
+	struct pfs_sha256_ctx *c = pfs_sha256_new();
+	size_t bufsz = 1 << 20;
+	uint8_t *buf = malloc(bufsz);
+	uint64_t off = 0;
+	ssize_t n;
+	int e = 0;
+
+	if (!c || !buf) {
+		e = -ENOMEM;
+		goto out;
+	}
+	while ((n = pfs_pread_full(fd, buf, bufsz, (off_t)off)) > 0) {
+		pfs_sha256_update(c, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	if (n < 0)
+		e = (int)n;
+	pfs_sha256_final(c, out);
+	*size = off;
+out:
+	pfs_sha256_free(c);
+	free(buf);
+	return e;
+}
+
+int pfs_measure_verity(int fd, uint8_t digest[PFS_DIGEST_SIZE])
+{
+	struct {
+		struct fsverity_digest d;
+		uint8_t buf[64];
+	} m;
+
+	m.d.digest_size = sizeof(m.buf);
+	if (ioctl(fd, FS_IOC_MEASURE_VERITY, &m.d))
+		return -errno;
+	if (m.d.digest_algorithm != FS_VERITY_HASH_ALG_SHA256 ||
+	    m.d.digest_size != PFS_DIGEST_SIZE)
+		return -EINVAL;
+	memcpy(digest, m.d.digest, PFS_DIGEST_SIZE);
+	return 0;
+}
+
+int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
+		      uint64_t size, size_t max, const uint8_t *verity,
+		      uint8_t **data, size_t *len)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	uint8_t got[PFS_DIGEST_SIZE];
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	blob_name(digest, name);
+	fd = pfs_oci_blob_open(oci, digest);
+	if (fd < 0)
+		return fd;
+	e = fstat(fd, &st) ? -errno : !S_ISREG(st.st_mode) ? -EINVAL :
+	    (uint64_t)st.st_size > max ? -EFBIG : 0;
+	if (!e && size != UINT64_MAX && (uint64_t)st.st_size != size) {
+		close(fd);
+		return pfs_errf(oci->log, EIO,
+				"%s: blob %s: size %llu, descriptor says %llu",
+				oci->path, name, (unsigned long long)st.st_size,
+				(unsigned long long)size);
+	}
+	/* Measure and read through one descriptor: what is checked is
+	 * what is read. */
+	if (!e && verity) {
+		e = pfs_measure_verity(fd, got);
+		if (e || memcmp(got, verity, PFS_DIGEST_SIZE)) {
+			close(fd);
+			return pfs_errf(oci->log, EIO, "%s: blob %s: %s",
+					oci->path, name,
+					e ? "fs-verity is not enabled" :
+					"fs-verity digest mismatch");
+		}
+	}
+	if (!e) {
+		*data = malloc((size_t)st.st_size + 1);
+		e = *data ? 0 : -ENOMEM;
+	}
+	if (!e) {
+		n = pfs_pread_full(fd, *data, (size_t)st.st_size, 0);
+		e = n == st.st_size ? 0 : n < 0 ? (int)n : -EIO;
+		if (e)
+			free(*data);
+		else
+			(*data)[n] = 0;
+	}
+	close(fd);
+	if (e)
+		return pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path,
+				name, strerror(-e));
+	*len = (size_t)st.st_size;
+	pfs_sha256(*data, *len, got);
+	if (memcmp(got, digest, PFS_DIGEST_SIZE)) {
+		free(*data);
+		return pfs_errf(oci->log, EIO,
+				"%s: blob %s: content does not match its sha256",
+				oci->path, name);
+	}
+	return 0;
+}
+
+int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	uint8_t got[PFS_DIGEST_SIZE];
+	uint64_t size;
+	struct stat st;
+	int fd, e;
+
+	blob_name(digest, name);
+	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return pfs_errf(oci->log, errno, "%s: blob %s: %s", oci->path,
+				name, strerror(errno));
+	e = fstat(fd, &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (!e)
+		e = hash_fd(fd, got, &size);
+	close(fd);
+	if (e)
+		return pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path,
+				name, strerror(-e));
+	if (memcmp(got, digest, PFS_DIGEST_SIZE))
+		return pfs_errf(oci->log, EEXIST,
+				"%s: blob %s exists with other content; "
+				"remove it (puzzlefs fsck lists such blobs)",
+				oci->path, name);
+	return 1;
+}
+
+static int link_pending(struct pfs_oci *oci, struct pfs_pending *p)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1], proc[64];
+	int e = 0;
+
+	blob_name(p->digest, name);
+	if (p->tmpname[0]) {
+		if (linkat(oci->blobs_fd, p->tmpname, oci->blobs_fd, name, 0))
+			e = -errno;
+		unlinkat(oci->blobs_fd, p->tmpname, 0);
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", p->fd);
+		if (linkat(AT_FDCWD, proc, oci->blobs_fd, name,
+			   AT_SYMLINK_FOLLOW))
+			e = -errno;
+	}
+	close(p->fd);
+	/* Someone stored the same blob meanwhile: it must be identical. */
+	if (e == -EEXIST)
+		return pfs_oci_blob_check(oci, p->digest) == 1 ? 0 : -EEXIST;
+	return e ? pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path, name,
+			    strerror(-e)) : 0;
+}
+
+int pfs_oci_sync(struct pfs_oci *oci)
+{
+	size_t i;
+	int e = 0;
+
+	if (!oci->npending)
+		return 0;
+	/* One filesystem sync makes every pending blob's data durable
+	 * before any of them gets its name. */
+	if (syncfs(oci->blobs_fd))
+		e = oci_err(oci, errno, "sync");
+	for (i = 0; i < oci->npending; i++) {
+		if (e) {
+			close(oci->pending[i].fd);
+			if (oci->pending[i].tmpname[0])
+				unlinkat(oci->blobs_fd,
+					 oci->pending[i].tmpname, 0);
+			continue;
+		}
+		e = link_pending(oci, &oci->pending[i]);
+	}
+	oci->npending = 0;
+	if (!e && fsync(oci->blobs_fd))
+		e = oci_err(oci, errno, "sync blobs/sha256");
+	return e;
+}
+
+static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
+{
+	if (!oci->no_tmpfile) {
+		p->tmpname[0] = 0;
+		p->fd = openat(oci->blobs_fd, ".", O_TMPFILE | O_RDWR |
+			       O_CLOEXEC, 0666);
+		if (p->fd >= 0)
+			return 0;
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return -errno;
+		oci->no_tmpfile = true;
+	}
+	tmp_name(p->tmpname, sizeof(p->tmpname));
+	p->fd = openat(oci->blobs_fd, p->tmpname, O_RDWR | O_CREAT | O_EXCL |
+		       O_CLOEXEC, 0666);
+	return p->fd < 0 ? -errno : 0;
+}
+
+int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
+		     const void *data, size_t len)
+{
+	struct pfs_pending *p;
+	int e;
+
+	e = pfs_oci_blob_check(oci, digest);
+	if (e)
+		return e < 0 ? e : 0;
+	if (oci->npending == PENDING_MAX && (e = pfs_oci_sync(oci)))
+		return e;
+	if (!oci->pending) {
+		oci->pending = calloc(PENDING_MAX, sizeof(*oci->pending));
+		if (!oci->pending)
+			return -ENOMEM;
+	}
+	p = &oci->pending[oci->npending];
+	memcpy(p->digest, digest, PFS_DIGEST_SIZE);
+	e = tmp_blob(oci, p);
+	if (!e) {
+		e = pfs_write_full(p->fd, data, len);
+		if (e) {
+			close(p->fd);
+			if (p->tmpname[0])
+				unlinkat(oci->blobs_fd, p->tmpname, 0);
+		}
+	}
+	if (e)
+		return oci_err(oci, -e, "write blob");
+	oci->npending++;
+	return 0;
+}
+
+/* ---- manifests ------------------------------------------------------------ */
+
+void pfs_manifest_free(struct pfs_manifest *m)
+{
+	free(m->chunks);
+	free(m->chunk_zstd);
+	m->chunks = NULL;
+	m->chunk_zstd = NULL;
+	m->nchunks = 0;
+}
+
+int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
+		       const char *what, struct pfs_manifest *m)
+{
+	size_t chunk_len = strlen(PFS_MEDIA_CHUNK), i;
+	json_t *v, *layers, *l;
+	bool found = false;
+	json_error_t jerr;
+	char lwhat[300];
+	int e = 0;
+
+	memset(m, 0, sizeof(*m));
+	v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!v)
+		return pfs_errf(oci->log, EINVAL,
+				"%s: %s: malformed JSON at line %d: %s",
+				oci->path, what, jerr.line, jerr.text);
+	layers = json_object_get(v, "layers");
+	if (!json_is_array(layers)) {
+		e = pfs_errf(oci->log, EINVAL, "%s: %s: no layers", oci->path,
+			     what);
+		goto out;
+	}
+	m->chunks = calloc(json_array_size(layers) + 1, sizeof(*m->chunks));
+	m->chunk_zstd = calloc(json_array_size(layers) + 1, sizeof(bool));
+	if (!m->chunks || !m->chunk_zstd) {
+		e = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(layers, i, l) {
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+
+		snprintf(lwhat, sizeof(lwhat), "%s: layer %zu", what, i);
+		if (!mt)
+			continue;
+		if (!found && !strcmp(mt, PFS_MEDIA_ROOTFS)) {
+			json_t *a = json_object_get(l, "annotations");
+			const char *vh = json_string_value(
+				json_object_get(a, PFS_ANNOT_VERITY));
+
+			e = parse_desc(oci, l, lwhat, &m->rootfs);
+			if (e)
+				goto out;
+			if (vh) {
+				if (pfs_unhex(vh, m->rootfs_verity,
+					      PFS_DIGEST_SIZE)) {
+					e = pfs_errf(oci->log, EINVAL,
+						"%s: %s: invalid verity annotation",
+						oci->path, lwhat);
+					goto out;
+				}
+				m->has_verity = true;
+			}
+			found = true;
+		} else if (!strncmp(mt, PFS_MEDIA_CHUNK, chunk_len) &&
+			   (!mt[chunk_len] ||
+			    !strcmp(mt + chunk_len, PFS_MEDIA_ZSTD_SUFFIX))) {
+			e = parse_desc(oci, l, lwhat, &m->chunks[m->nchunks]);
+			if (e)
+				goto out;
+			m->chunk_zstd[m->nchunks++] = mt[chunk_len] != 0;
+		}
+	}
+	if (!found)
+		e = pfs_errf(oci->log, EINVAL, "%s: %s: missing PuzzleFS rootfs layer",
+			     oci->path, what);
+out:
+	json_decref(v);
+	if (e)
+		pfs_manifest_free(m);
+	return e;
+}
+
+int pfs_oci_load_manifest(struct pfs_oci *oci, const char *tag,
+			  const uint8_t *verity, struct pfs_desc *mdesc,
+			  uint8_t **mdata, size_t *mlen,
+			  struct pfs_manifest *m)
+{
+	char what[300];
+	int e;
+
+	e = pfs_oci_tag_resolve(oci, tag, mdesc);
+	if (e)
+		return e;
+	e = pfs_oci_blob_read(oci, mdesc->digest, mdesc->size, PFS_MAX_JSON,
+			      verity, mdata, mlen);
+	if (e)
+		return e;
+	snprintf(what, sizeof(what), "manifest of tag '%s'", tag);
+	e = pfs_manifest_parse(oci, *mdata, *mlen, what, m);
+	if (e) {
+		free(*mdata);
+		*mdata = NULL;
+	}
+	return e;
+}
+
+/* ---- public: tags ---------------------------------------------------------- */
+
+void pfs_tags_free(char **tags, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(tags[i]);
+	free(tags);
+}
+
+int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
+		  char ***tags, size_t *count)
+{
+	struct pfs_oci *oci;
+	json_t *index, *ent, *list;
+	size_t i, n = 0;
+	char **out;
+	int e;
+
+	e = pfs_oci_open(oci_dir, false, log, &oci);
+	if (e)
+		return e;
+	e = pfs_oci_index_load(oci, &index);
+	pfs_oci_close(oci);
+	if (e)
+		return e;
+	list = json_object_get(index, "manifests");
+	out = calloc(json_array_size(list) + 1, sizeof(*out));
+	if (!out) {
+		json_decref(index);
+		return -ENOMEM;
+	}
+	json_array_foreach(list, i, ent) {
+		const char *t = entry_tag(ent);
+
+		if (!t)
+			continue;
+		out[n] = strdup(t);
+		if (!out[n++]) {
+			pfs_tags_free(out, n);
+			json_decref(index);
+			return -ENOMEM;
+		}
+	}
+	json_decref(index);
+	*tags = out;
+	*count = n;
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OCI image layout directory: oci-layout, index.json (tags), image
+ * manifests and content-addressed blobs under blobs/sha256.
+ *
+ * Writes are atomic: a blob is written to an unnamed temporary file and
+ * linked under its digest only after its data is durable, so a crash never
+ * leaves a partial blob under a real name; index.json is replaced by rename.
+ * An existing blob is never rewritten.  Writers hold an exclusive lock on
+ * the directory for the whole build.
+ */
+#ifndef PUZZLEFS_OCI_H
+#define PUZZLEFS_OCI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "util.h"
+
+#define PFS_MAX_JSON (64u << 20)
+
+struct pfs_desc {
+	uint8_t digest[PFS_DIGEST_SIZE];
+	uint64_t size;
+};
+
+struct pfs_oci {
+	int root_fd;
+	int blobs_fd;
+	char *path;
+	const struct pfs_log *log;
+	bool writable;
+	/* Blobs written but not yet linked under their names. */
+	struct pfs_pending {
+		int fd;
+		char tmpname[32];	/* named fallback, "" for O_TMPFILE */
+		uint8_t digest[PFS_DIGEST_SIZE];
+	} *pending;
+	size_t npending;
+	bool no_tmpfile;
+};
+
+struct pfs_manifest {
+	struct pfs_desc rootfs;
+	bool has_verity;
+	uint8_t rootfs_verity[PFS_DIGEST_SIZE];
+	struct pfs_desc *chunks;	/* chunk layers, duplicates included */
+	bool *chunk_zstd;
+	size_t nchunks;
+};
+
+int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
+		 struct pfs_oci **out);
+void pfs_oci_close(struct pfs_oci *oci);
+int pfs_oci_lock(struct pfs_oci *oci);
+
+int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
+int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
+			struct pfs_desc *manifest);
+int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
+		    const struct pfs_desc *manifest);
+
+/* Open a blob read-only; -ENOENT with a message naming it if absent. */
+int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest);
+/* Read a whole blob (at most @max bytes), checking its size (unless
+ * @size is UINT64_MAX), its sha256 and, when @verity is set, that the file
+ * has fs-verity enabled with that digest. */
+int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
+		      uint64_t size, size_t max, const uint8_t *verity,
+		      uint8_t **data, size_t *len);
+/* fs-verity measurement of an open file; -ENODATA if verity is off. */
+int pfs_measure_verity(int fd, uint8_t digest[PFS_DIGEST_SIZE]);
+/* Does the blob exist with the right content?  1 yes, 0 absent, <0 error
+ * (a blob under that name with other content is an error). */
+int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest);
+
+/* Store a blob (digest computed by the caller); durable after sync. */
+int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
+		     const void *data, size_t len);
+int pfs_oci_sync(struct pfs_oci *oci);
+
+int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
+		       const char *what, struct pfs_manifest *m);
+void pfs_manifest_free(struct pfs_manifest *m);
+/* Resolve a tag and read and parse its manifest. */
+int pfs_oci_load_manifest(struct pfs_oci *oci, const char *tag,
+			  const uint8_t *verity, struct pfs_desc *mdesc,
+			  uint8_t **mdata, size_t *mlen,
+			  struct pfs_manifest *m);
+
+#endif

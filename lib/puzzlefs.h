@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libpuzzlefs: build, read, extract and check PuzzleFS images.
+ *
+ * An image is an OCI image layout directory; a tag names one image.  Every
+ * function returns 0 (or a count) on success and a negative errno on
+ * failure; the reason, naming the path, tag, digest or inode involved, goes
+ * to the caller's log callback (the message channel the CLI prints).
+ * Nothing here keeps global state: all state lives in the objects passed in.
+ */
+#ifndef PUZZLEFS_H
+#define PUZZLEFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PUZZLEFS_VERSION "0.2.0"
+#define PFS_DIGEST_SIZE 32
+
+enum pfs_log_level { PFS_LOG_ERR, PFS_LOG_WARN, PFS_LOG_INFO, PFS_LOG_DEBUG };
+
+struct pfs_log {
+	void (*fn)(void *arg, int level, const char *msg);
+	void *arg;
+};
+
+/* ---- building ----------------------------------------------------------- */
+
+struct pfs_build_opts {
+	const struct pfs_log *log;
+	bool compress;			/* seekable zstd chunks (build -c) */
+	int zstd_level;			/* 0: the reference's 3 */
+	uint32_t zstd_frame;		/* 0: the reference's 4096 bytes */
+	const char *base_tag;		/* delta build on this tag */
+	unsigned threads;		/* 0: one per CPU */
+	/* Called now and then while data is read (may be NULL). */
+	void (*progress)(void *arg, uint64_t files, uint64_t bytes);
+	void *progress_arg;
+};
+
+/*
+ * Build the tree at @rootfs into @oci_dir under @tag.  On success
+ * @manifest_verity receives the fs-verity digest of the new image manifest
+ * (the trust anchor `mount --digest` takes).
+ */
+int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
+	      const struct pfs_build_opts *opts,
+	      uint8_t manifest_verity[PFS_DIGEST_SIZE]);
+
+/* ---- reading ------------------------------------------------------------ */
+
+struct pfs_image;
+
+struct pfs_image_opts {
+	const struct pfs_log *log;
+	/* fs-verity mode: the expected fs-verity digest of the manifest. */
+	const uint8_t *manifest_verity;
+	size_t cache_bytes;		/* blob cache; 0: default (64 MiB) */
+};
+
+int pfs_image_open(const char *oci_dir, const char *tag,
+		   const struct pfs_image_opts *opts, struct pfs_image **out);
+void pfs_image_close(struct pfs_image *img);
+
+struct pfs_attr {
+	uint64_t ino;
+	uint32_t mode;			/* S_IF* type | permission bits */
+	uint32_t uid, gid;
+	uint32_t nlink;
+	uint64_t size;			/* files; symlink target length; dirs: entries */
+	uint64_t blocks;		/* 512-byte units */
+	uint64_t rdev_major, rdev_minor;
+};
+
+struct pfs_dirent_info {
+	uint64_t ino;
+	const char *name;		/* not NUL-terminated; valid until the next call */
+	size_t name_len;
+	uint32_t type;			/* S_IF* */
+};
+
+struct pfs_statfs {
+	uint64_t blocks;		/* 4096-byte blocks of file data */
+	uint64_t files;
+	uint32_t bsize;
+	uint32_t namemax;
+};
+
+#define PFS_ROOT_INODE 1
+
+int pfs_getattr(struct pfs_image *img, uint64_t ino, struct pfs_attr *attr);
+int pfs_lookup(struct pfs_image *img, uint64_t dir, const char *name,
+	       size_t len, struct pfs_attr *attr);
+/* An absolute path inside the image; symlinks are not followed. */
+int pfs_resolve(struct pfs_image *img, const char *path, struct pfs_attr *attr);
+/* *pos starts at 0; returns 1 per entry (no "." / ".."), 0 at the end. */
+int pfs_readdir(struct pfs_image *img, uint64_t dir, uint64_t *pos,
+		struct pfs_dirent_info *ent);
+ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
+		 uint64_t off);
+ssize_t pfs_readlink(struct pfs_image *img, uint64_t ino, char *buf,
+		     size_t size);
+/* size 0 asks for the length; -ERANGE if @size is too small. */
+ssize_t pfs_listxattr(struct pfs_image *img, uint64_t ino, char *buf,
+		      size_t size);
+ssize_t pfs_getxattr(struct pfs_image *img, uint64_t ino, const char *name,
+		     void *buf, size_t size);
+int pfs_statfs(struct pfs_image *img, struct pfs_statfs *st);
+
+/* Digests of what was opened (raw 32-byte values). */
+void pfs_image_manifest_digest(const struct pfs_image *img,
+			       uint8_t digest[PFS_DIGEST_SIZE]);
+void pfs_image_rootfs_digest(const struct pfs_image *img,
+			     uint8_t digest[PFS_DIGEST_SIZE]);
+
+/* ---- whole-image tools -------------------------------------------------- */
+
+struct pfs_extract_opts {
+	const struct pfs_log *log;
+	bool no_owner;			/* never chown (default: chown when root) */
+	bool no_devices;		/* skip device nodes instead of failing */
+};
+
+int pfs_extract(const char *oci_dir, const char *tag, const char *dest,
+		const struct pfs_extract_opts *opts);
+
+/* Check one tag, or every tag when @tag is NULL.  Problems are logged; the
+ * return value is the number of problems found, or a negative errno. */
+int pfs_fsck(const char *oci_dir, const char *tag, const struct pfs_log *log);
+
+/* Enable fs-verity on the tag's blobs and check the digests, as the
+ * reference's enable-fs-verity does. */
+int pfs_enable_verity(const char *oci_dir, const char *tag,
+		      const uint8_t manifest_verity[PFS_DIGEST_SIZE],
+		      const struct pfs_log *log);
+
+/* Tags of an OCI directory, in index order; free with pfs_tags_free(). */
+int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
+		  char ***tags, size_t *count);
+void pfs_tags_free(char **tags, size_t count);
+
+/* fs-verity digest (sha256, 4096-byte blocks, no salt) of a byte string. */
+void pfs_verity_digest(const void *data, size_t len,
+		       uint8_t digest[PFS_DIGEST_SIZE]);
+
+#endif

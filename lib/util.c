@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+
+void pfs_vlogf(const struct pfs_log *log, int level, const char *fmt,
+	       va_list ap)
+{
+	char msg[1024];
+
+	if (!log || !log->fn)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log->fn(log->arg, level, msg);
+}
+
+void pfs_logf(const struct pfs_log *log, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pfs_vlogf(log, level, fmt, ap);
+	va_end(ap);
+}
+
+int pfs_errf(const struct pfs_log *log, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pfs_vlogf(log, PFS_LOG_ERR, fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+void pfs_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = 0;
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int pfs_unhex(const char *in, uint8_t *out, size_t len)
+{
+	size_t i;
+
+	if (strlen(in) != 2 * len)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int pfs_parse_digest(const char *s, uint8_t out[PFS_DIGEST_SIZE])
+{
+	size_t i;
+
+	if (strncmp(s, "sha256:", 7))
+		return -EINVAL;
+	s += 7;
+	/* OCI requires lowercase hex; blob file names depend on it. */
+	for (i = 0; s[i]; i++)
+		if (s[i] >= 'A' && s[i] <= 'F')
+			return -EINVAL;
+	return pfs_unhex(s, out, PFS_DIGEST_SIZE);
+}
+
+void pfs_sha256(const void *data, size_t len, uint8_t out[PFS_DIGEST_SIZE])
+{
+	unsigned int n = PFS_DIGEST_SIZE;
+
+	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+struct pfs_sha256_ctx *pfs_sha256_new(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (c && !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(c);
+		c = NULL;
+	}
+	return (struct pfs_sha256_ctx *)c;
+}
+
+void pfs_sha256_update(struct pfs_sha256_ctx *c, const void *data, size_t len)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)c, data, len);
+}
+
+void pfs_sha256_final(struct pfs_sha256_ctx *c, uint8_t out[PFS_DIGEST_SIZE])
+{
+	unsigned int n = PFS_DIGEST_SIZE;
+
+	EVP_DigestFinal_ex((EVP_MD_CTX *)c, out, &n);
+}
+
+void pfs_sha256_free(struct pfs_sha256_ctx *c)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+}
+
+ssize_t pfs_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  off + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int pfs_write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int pfs_read_file_at(int dirfd, const char *path, size_t max, uint8_t **data,
+		     size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+	int fd, e;
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		e = -errno;
+		goto out;
+	}
+	e = -EFBIG;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		if (!S_ISREG(st.st_mode))
+			e = -EINVAL;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	e = -ENOMEM;
+	if (!buf)
+		goto out;
+	n = pfs_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (n != st.st_size) {
+		free(buf);
+		e = n < 0 ? (int)n : -EIO;
+		goto out;
+	}
+	buf[n] = 0;
+	*data = buf;
+	*len = (size_t)n;
+	e = 0;
+out:
+	close(fd);
+	return e;
+}
+
+int pfs_buf_reserve(struct pfs_buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	uint8_t *p;
+
+	if (b->len + more < b->len)
+		return -ENOMEM;
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int pfs_buf_add(struct pfs_buf *b, const void *data, size_t len)
+{
+	if (pfs_buf_reserve(b, len))
+		return -ENOMEM;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+void pfs_buf_free(struct pfs_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+static size_t map_slot(const struct pfs_u64map *m, uint64_t key)
+{
+	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (m->cap - 1);
+
+	while (m->keys[i] && m->keys[i] != key)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+uint64_t *pfs_u64map_get(const struct pfs_u64map *m, uint64_t key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return NULL;
+	i = map_slot(m, key);
+	return m->keys[i] ? &m->vals[i] : NULL;
+}
+
+int pfs_u64map_put(struct pfs_u64map *m, uint64_t key, uint64_t val)
+{
+	size_t i;
+
+	if ((m->used + 1) * 2 > m->cap) {
+		struct pfs_u64map n = { .cap = m->cap ? m->cap * 2 : 256 };
+
+		n.keys = calloc(n.cap, sizeof(*n.keys));
+		n.vals = calloc(n.cap, sizeof(*n.vals));
+		if (!n.keys || !n.vals) {
+			free(n.keys);
+			free(n.vals);
+			return -ENOMEM;
+		}
+		for (i = 0; i < m->cap; i++) {
+			if (m->keys[i]) {
+				size_t s = map_slot(&n, m->keys[i]);
+
+				n.keys[s] = m->keys[i];
+				n.vals[s] = m->vals[i];
+			}
+		}
+		n.used = m->used;
+		pfs_u64map_free(m);
+		*m = n;
+	}
+	i = map_slot(m, key);
+	if (!m->keys[i]) {
+		m->keys[i] = key;
+		m->used++;
+	}
+	m->vals[i] = val;
+	return 0;
+}
+
+void pfs_u64map_free(struct pfs_u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	m->keys = m->vals = NULL;
+	m->cap = m->used = 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by the library: messages, hex, sha256, file I/O. */
+#ifndef PUZZLEFS_UTIL_H
+#define PUZZLEFS_UTIL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "puzzlefs.h"
+
+/* Send a message to the log channel; returns -err (err is a positive errno). */
+int pfs_errf(const struct pfs_log *log, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pfs_logf(const struct pfs_log *log, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pfs_vlogf(const struct pfs_log *log, int level, const char *fmt,
+	       va_list ap);
+
+void pfs_hex(const uint8_t *in, size_t len, char *out);	/* out: 2*len+1 */
+int pfs_unhex(const char *in, uint8_t *out, size_t len);	/* exact 2*len chars */
+/* "sha256:<64 lowercase hex>" -> 32 bytes. */
+int pfs_parse_digest(const char *s, uint8_t out[PFS_DIGEST_SIZE]);
+
+void pfs_sha256(const void *data, size_t len, uint8_t out[PFS_DIGEST_SIZE]);
+
+struct pfs_sha256_ctx;
+struct pfs_sha256_ctx *pfs_sha256_new(void);
+void pfs_sha256_update(struct pfs_sha256_ctx *c, const void *data, size_t len);
+void pfs_sha256_final(struct pfs_sha256_ctx *c, uint8_t out[PFS_DIGEST_SIZE]);
+void pfs_sha256_free(struct pfs_sha256_ctx *c);
+
+/* Full reads and writes that retry on EINTR and short transfers. */
+ssize_t pfs_pread_full(int fd, void *buf, size_t len, off_t off);
+int pfs_write_full(int fd, const void *buf, size_t len);
+/* Read a whole file relative to dirfd, refusing more than @max bytes. */
+int pfs_read_file_at(int dirfd, const char *path, size_t max, uint8_t **data,
+		     size_t *len);
+
+/* Growable byte buffer. */
+struct pfs_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+int pfs_buf_reserve(struct pfs_buf *b, size_t more);
+int pfs_buf_add(struct pfs_buf *b, const void *data, size_t len);
+void pfs_buf_free(struct pfs_buf *b);
+
+/* Map from nonzero u64 keys to u64 values (open addressing). */
+struct pfs_u64map {
+	uint64_t *keys, *vals;
+	size_t cap, used;
+};
+/* Returns a pointer to the value, or NULL if absent. */
+uint64_t *pfs_u64map_get(const struct pfs_u64map *m, uint64_t key);
+int pfs_u64map_put(struct pfs_u64map *m, uint64_t key, uint64_t val);
+void pfs_u64map_free(struct pfs_u64map *m);
+
+#endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The README's demo: build an image from examples/rootfs, show it, mount it
+# with FUSE, read through the mount, unmount, extract it.
+set -eu
+P=${1:-build/puzzlefs}
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/demo
+rm -rf "$out"
+mkdir -p "$out/mnt"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build examples/rootfs into $out/oci:v1 (and a zstd-compressed v1-zstd)"
+"$P" build "$top/examples/rootfs" "$out/oci:v1"
+"$P" build -c "$top/examples/rootfs" "$out/oci:v1-zstd"
+
+step "tags"
+"$P" tags "$out/oci"
+
+step "ls -lR $out/oci:v1"
+"$P" ls -lR "$out/oci:v1"
+
+step "cat /etc/os-release from the image"
+"$P" cat "$out/oci:v1-zstd" /etc/os-release
+
+step "extract v1-zstd into $out/extracted"
+"$P" extract "$out/oci:v1-zstd" "$out/extracted"
+ls -l "$out/extracted/usr/bin"
+
+step "fsck"
+"$P" fsck "$out/oci" && echo "no problems"

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Run the whole test suite and print one final line "N passed, N failed".
+
+Phases: a -Werror build; C unit tests (meson test); integration tests
+(pytest: CLI, FUSE, kernel module in qemu); the same core tests once more
+under AddressSanitizer + UndefinedBehaviorSanitizer; each libFuzzer target
+for a bounded time.  Every phase counts its own tests; a phase that cannot
+run at all counts as one failure.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+FUZZ_SECONDS = int(os.environ.get("PFS_FUZZ_SECONDS", "30"))
+
+passed = failed = 0
+failures = []
+
+
+def log(msg):
+    print(f"[run] {msg}", flush=True)
+
+
+def count(ok, name):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        failures.append(name)
+
+
+def sh(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, cwd=TOP, **kw).returncode == 0
+
+
+def build(builddir, *opts, env=None):
+    e = dict(os.environ, **(env or {}))
+    if not os.path.exists(os.path.join(TOP, builddir, "build.ninja")):
+        if not sh(["meson", "setup", builddir, "-Dwerror=true", *opts], env=e):
+            return False
+    return sh(["ninja", "-C", builddir], env=e)
+
+
+def meson_tests(builddir, label):
+    sh(["meson", "test", "-C", builddir, "--print-errorlogs",
+        "--no-rebuild"])
+    path = os.path.join(TOP, builddir, "meson-logs", "testlog.json")
+    if not os.path.exists(path):
+        count(False, f"{label}: meson test log")
+        return
+    with open(path) as f:
+        for line in f:
+            t = json.loads(line)
+            if t.get("result") == "SKIP":
+                continue
+            count(t.get("result") == "OK", f"{label}: {t.get('name')}")
+
+
+def pytest(label, paths, env=None, extra=()):
+    xml = os.path.join(TOP, "build", f"pytest-{label}.xml")
+    e = dict(os.environ, **(env or {}))
+    sh([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        f"--junitxml={xml}", *extra, *paths], env=e)
+    if not os.path.exists(xml):
+        count(False, f"{label}: pytest did not run")
+        return
+    root = ET.parse(xml).getroot()
+    for case in root.iter("testcase"):
+        name = f"{label}: {case.get('classname')}.{case.get('name')}"
+        if case.find("skipped") is not None:
+            continue
+        bad = case.find("failure") is not None or case.find("error") is not None
+        count(not bad, name)
+    os.unlink(xml)
+
+
+def main():
+    start = time.time()
+    ok = build("build")
+    count(ok, "build (-Werror)")
+    if ok:
+        meson_tests("build", "unit")
+        paths = [p for p in ("tests/integration", "tests/kernel")
+                 if os.path.isdir(os.path.join(TOP, p))]
+        pytest("integration", paths)
+
+    # Sanitizers: the core tests again against an ASan+UBSan build.
+    san = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+    ok = build("build-asan", "-Db_sanitize=address,undefined",
+               "-Db_lundef=false", "--buildtype=debug")
+    count(ok, "build (ASan+UBSan)")
+    if ok:
+        meson_tests("build-asan", "unit-asan")
+        pytest("asan", ["tests/integration"], env=dict(
+            san, PUZZLEFS_BUILD=os.path.join(TOP, "build-asan")),
+            extra=["-m", "core"])
+
+    # Fuzzing: every libFuzzer target for a bounded time from its corpus.
+    ok = build("build-fuzz", "-Dfuzz=true", "--buildtype=debugoptimized",
+               env={"CC": "clang"})
+    count(ok, "build (libFuzzer)")
+    if ok:
+        fuzzdir = os.path.join(TOP, "build-fuzz", "tests", "fuzz")
+        for target in sorted(os.listdir(os.path.join(TOP, "tests", "fuzz", "corpus"))):
+            exe = os.path.join(fuzzdir, f"fuzz_{target}")
+            corpus = os.path.join(TOP, "tests", "fuzz", "corpus", target)
+            work = os.path.join(TOP, "build-fuzz", f"corpus-{target}")
+            os.makedirs(work, exist_ok=True)
+            count(sh([exe, work, corpus, f"-max_total_time={FUZZ_SECONDS}",
+                      "-rss_limit_mb=2048", "-timeout=10",
+                      f"-artifact_prefix={work}/"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                  f"fuzz: {target}")
+
+    log(f"done in {time.time() - start:.0f} s")
+    for f in failures:
+        log(f"FAILED: {f}")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

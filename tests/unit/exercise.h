@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Drive the whole rootfs decoder over a buffer: open, every layer, every
+ * inode, entry, chunk and xattr, lookups, directory iteration and
+ * fs-verity data.  Used by the unit tests on mutated messages and by the
+ * fuzz target; whatever the input, this must not crash, hang or read out
+ * of bounds.
+ */
+#ifndef PUZZLEFS_TEST_EXERCISE_H
+#define PUZZLEFS_TEST_EXERCISE_H
+
+#include <stdlib.h>
+
+#include "../../core/rootfs.h"
+
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static inline int exercise_rootfs(const uint8_t *data, size_t len)
+{
+	struct pfs_rootfs r = { .report = quiet };
+	struct pfs_layer *layers;
+	struct pfs_inode in, child, dir;
+	struct pfs_dirent de;
+	struct pfs_chunk ch;
+	struct pfs_xattr x;
+	struct pfs_cur c;
+	const u8 *d, *v;
+	u64 *seg, size, pos;
+	u32 nseg, l, i, j, idx, n = 0;
+	int e;
+
+	if (pfs_rootfs_probe(data, len, &nseg))
+		return -1;
+	seg = calloc(nseg + 1, sizeof(*seg));
+	if (!seg || pfs_rootfs_init(&r, data, len, seg, nseg)) {
+		free(seg);
+		return -1;
+	}
+	/* Absurd layer counts are cheap to reject here, as real callers do. */
+	layers = r.nlayers < (1u << 20) ? calloc(r.nlayers, sizeof(*layers)) : NULL;
+	if (!layers || pfs_rootfs_init_layers(&r, layers)) {
+		free(layers);
+		free(seg);
+		return -1;
+	}
+	for (l = 0; l < r.nlayers; l++) {
+		for (i = 0; i < r.layers[l].inodes.count && n < 100000; i++, n++) {
+			pfs_cur_init(&c, &r.msg);
+			if (pfs_layer_inode(&c, &r, l, i, &in))
+				continue;
+			pfs_file_size(&c, &r, &in, &size);
+			for (j = 0; j < in.list.count && j < 10000; j++) {
+				if (in.kind == PFS_KIND_DIR)
+					pfs_dirent_at(&c, &r, &in, j, &de);
+				else if (in.kind == PFS_KIND_FILE)
+					pfs_file_chunk(&c, &r, &in, j, &ch);
+			}
+			for (j = 0; j < in.xattrs.count && j < 1000; j++)
+				pfs_xattr_at(&c, &r, &in, j, &x);
+			if (in.kind == PFS_KIND_FILE) {
+				u64 start = 0;
+
+				idx = 0;
+				pfs_file_seek(&c, &r, &in, 12345, &idx, &start, &ch);
+			}
+			pfs_verity_find(&c, &r, (const u8 *)"0123456789abcdef0123456789abcdef", &v);
+		}
+	}
+	/* Walk the visible tree a little, as a reader would. */
+	pfs_cur_init(&c, &r.msg);
+	if (pfs_inode_get(&c, &r, PFS_ROOT_INO, &dir) == 0 &&
+	    dir.kind == PFS_KIND_DIR) {
+		pfs_dir_check_order(&c, &r, &dir);
+		pos = 0;
+		for (i = 0; i < 1000; i++) {
+			pfs_cur_init(&c, &r.msg);
+			e = pfs_dir_next(&c, &r, &dir, &pos, &de, &child);
+			if (e <= 0)
+				break;
+			pfs_cur_init(&c, &r.msg);
+			pfs_dir_lookup(&c, &r, &dir, de.name, de.name_len, &child);
+		}
+		pfs_dir_lookup(&c, &r, &dir, (const u8 *)"x", 1, &child);
+	}
+	for (i = 0; i < r.verity.count && i < 10000; i++)
+		pfs_verity_at(&c, &r, i, &d, &v);
+	free(layers);
+	free(seg);
+	return 0;
+}
+
+#endif

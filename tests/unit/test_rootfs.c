@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The rootfs codec: our encoder against the shared decoder, the reference's
+ * multi-segment rootfs blobs, a hand-made double-far message, and hostile
+ * variants of valid messages (every truncation, many byte flips).
+ */
+#include "../../lib/model.h"
+#include "check.h"
+#include "exercise.h"
+
+static const char *const REF = "reference-images/demo/blobs/sha256/";
+
+static uint8_t *dup_bytes(const char *s, uint32_t *len)
+{
+	*len = (uint32_t)strlen(s);
+	return (uint8_t *)strdup(s);
+}
+
+/* Three-layer model: top layer with a file, a device, a symlink with
+ * xattrs; a whiteout; lower layers with the root directory. */
+static void make_model(struct pfs_mlayer *l, struct pfs_mverity *v)
+{
+	struct pfs_minode *in;
+	struct pfs_mchunk ch = { .offset = 42, .len = 100, .compressed = true };
+
+	memset(ch.digest, 0xab, sizeof(ch.digest));
+	l[0].count = 4;
+	l[0].inodes = calloc(4, sizeof(struct pfs_minode));
+	in = &l[0].inodes[0];
+	in->ino = 2;
+	in->kind = PFS_KIND_FILE;
+	in->perm = 06755;
+	in->uid = 1000;
+	in->gid = 100;
+	pfs_minode_add_chunk(in, &ch);
+	ch.offset = 0;
+	ch.len = 7;
+	ch.compressed = false;
+	pfs_minode_add_chunk(in, &ch);
+	in = &l[0].inodes[1];
+	in->ino = 3;
+	in->kind = PFS_KIND_CHR;
+	in->major = 64;
+	in->minor = 65536;
+	in = &l[0].inodes[2];
+	in->ino = 4;
+	in->kind = PFS_KIND_LNK;
+	in->perm = 0777;
+	in->has_additional = true;
+	in->has_target = true;
+	in->target = dup_bytes("some/other/path", &in->target_len);
+	in->nxattrs = 2;
+	in->xattrs = calloc(2, sizeof(*in->xattrs));
+	in->xattrs[0].key = dup_bytes("user.a", &in->xattrs[0].key_len);
+	in->xattrs[0].val = dup_bytes("", &in->xattrs[0].val_len);
+	in->xattrs[1].key = dup_bytes("user.b", &in->xattrs[1].key_len);
+	in->xattrs[1].val = dup_bytes("with some value", &in->xattrs[1].val_len);
+	in = &l[0].inodes[3];
+	in->ino = 5;
+	in->kind = PFS_KIND_WHT;
+	in->perm = 0644;
+
+	l[1].count = 1;
+	l[1].inodes = calloc(1, sizeof(struct pfs_minode));
+	in = &l[1].inodes[0];
+	in->ino = 1;
+	in->kind = PFS_KIND_DIR;
+	in->perm = 0755;
+	pfs_minode_add_dirent(in, 2, (const uint8_t *)"file", 4);
+	pfs_minode_add_dirent(in, 3, (const uint8_t *)"null", 4);
+	pfs_minode_add_dirent(in, 4, (const uint8_t *)"sym", 3);
+	pfs_minode_add_dirent(in, 5, (const uint8_t *)"zgone", 5);
+	l[2].count = 0;
+	memset(v->digest, 0xab, 32);
+	memset(v->verity, 0xcd, 32);
+}
+
+static void check_model(const uint8_t *buf, size_t len)
+{
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layers[3];
+	struct pfs_inode in, child, root;
+	struct pfs_chunk ch;
+	struct pfs_xattr x;
+	struct pfs_dirent de;
+	struct pfs_cur c;
+	const u8 *v;
+	u64 seg[2], size, pos = 0;
+	u32 nseg, names = 0;
+
+	CHECK(pfs_rootfs_probe(buf, len, &nseg) == 0 && nseg == 1);
+	CHECK(pfs_rootfs_init(&r, buf, len, seg, nseg) == 0);
+	CHECK_EQ_U64(r.nlayers, 3);
+	CHECK(pfs_rootfs_init_layers(&r, layers) == 0);
+	pfs_cur_init(&c, &r.msg);
+	CHECK(pfs_inode_get(&c, &r, 2, &in) == 0);
+	CHECK(in.kind == PFS_KIND_FILE && in.perm == 06755 && in.uid == 1000 &&
+	      in.gid == 100 && in.layer == 0);
+	CHECK(pfs_file_size(&c, &r, &in, &size) == 0 && size == 107);
+	CHECK(pfs_file_chunk(&c, &r, &in, 0, &ch) == 0);
+	CHECK(ch.offset == 42 && ch.len == 100 && ch.compressed &&
+	      ch.digest[0] == 0xab);
+	CHECK(pfs_inode_get(&c, &r, 3, &in) == 0);
+	CHECK(in.kind == PFS_KIND_CHR && in.major == 64 && in.minor == 65536);
+	CHECK(pfs_inode_get(&c, &r, 4, &in) == 0);
+	CHECK(in.kind == PFS_KIND_LNK && in.target_len == 15 &&
+	      !memcmp(in.target, "some/other/path", 15));
+	CHECK(pfs_xattr_count(&in) == 2);
+	CHECK(pfs_xattr_at(&c, &r, &in, 0, &x) == 0 && x.val_len == 0);
+	CHECK(pfs_xattr_at(&c, &r, &in, 1, &x) == 0 && x.key_len == 6 &&
+	      !memcmp(x.val, "with some value", 15));
+	CHECK(pfs_inode_get(&c, &r, 5, &in) == -ENOENT);	/* whiteout */
+	CHECK(pfs_inode_find(&c, &r, 5, 0, &in) == 0 && in.kind == PFS_KIND_WHT);
+	CHECK(pfs_inode_get(&c, &r, 6, &in) == -ENOENT);
+	CHECK(pfs_inode_get(&c, &r, 1, &root) == 0 && root.layer == 1);
+	CHECK(pfs_dir_check_order(&c, &r, &root) == 0 &&
+	      root.order == PFS_DIR_SORTED);
+	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"sym", 3, &child) == 0 &&
+	      child.ino == 4);
+	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"zgone", 5, &child) ==
+	      -ENOENT);
+	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"nope", 4, &child) ==
+	      -ENOENT);
+	/* Iteration hides the whiteout. */
+	while (pfs_dir_next(&c, &r, &root, &pos, &de, &child) == 1)
+		names++;
+	CHECK_EQ_U64(names, 3);
+	CHECK(pfs_verity_find(&c, &r, ch.digest, &v) == 0 && v[0] == 0xcd);
+}
+
+static void roundtrip(void)
+{
+	struct pfs_mlayer l[3];
+	struct pfs_mverity v;
+	struct pfs_buf out = { 0 };
+	uint8_t *copy;
+	size_t i;
+	unsigned seed = 1;
+
+	memset(l, 0, sizeof(l));
+	make_model(l, &v);
+	CHECK(pfs_rootfs_encode(l, 3, &v, 1, &out) == 0);
+	check_model(out.data, out.len);
+
+	/* Hostile variants: every truncation and many single-byte flips. */
+	for (i = 0; i < out.len; i++)
+		exercise_rootfs(out.data, i);
+	copy = malloc(out.len);
+	for (i = 0; i < 20000; i++) {
+		memcpy(copy, out.data, out.len);
+		seed = seed * 1103515245 + 12345;
+		copy[(seed >> 8) % out.len] ^= (uint8_t)(1 + (seed >> 20) % 255);
+		exercise_rootfs(copy, out.len);
+	}
+	free(copy);
+	for (i = 0; i < 3; i++)
+		pfs_mlayer_free(&l[i]);
+	pfs_buf_free(&out);
+}
+
+/* The reference's rootfs blobs: capnp-rust multi-segment messages. */
+static void reference(const char *digest, u32 segs, u32 nlayers,
+		      u32 inodes0)
+{
+	char path[256];
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layers[4];
+	struct pfs_inode root;
+	struct pfs_cur c;
+	u64 seg[16];
+	u32 nseg;
+	size_t len;
+	uint8_t *buf;
+
+	snprintf(path, sizeof(path), "%s%s", REF, digest);
+	buf = read_fixture(path, &len);
+	CHECK(pfs_rootfs_probe(buf, len, &nseg) == 0);
+	CHECK_EQ_U64(nseg, segs);
+	CHECK(pfs_rootfs_init(&r, buf, len, seg, nseg) == 0);
+	CHECK_EQ_U64(r.nlayers, nlayers);
+	CHECK(pfs_rootfs_init_layers(&r, layers) == 0);
+	CHECK_EQ_U64(layers[0].inodes.count, inodes0);
+	pfs_cur_init(&c, &r.msg);
+	CHECK(pfs_inode_get(&c, &r, 1, &root) == 0 && root.kind == PFS_KIND_DIR);
+	CHECK(exercise_rootfs(buf, len) == 0);
+	free(buf);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * Hand-made message: the root pointer is a single far pointer, the layer
+ * list is reached through a double far pointer.  Segments:
+ *   0: [far -> seg1 word 0]
+ *   1: [pad: struct ptr +0 (1 data, 2 ptrs)] [Rootfs: version] [metadatas]
+ *      [fsVerityData = null]
+ *   2: [pad: far -> seg3 word 0] [tag: list ptr composite, 2 words]
+ *   3: [tag: 1 element, 0 data 1 ptr] [InodeVector.inodes = null]
+ */
+static void far_pointers(void)
+{
+	uint8_t m[24 + 8 + 32 + 16 + 16];
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layers[1];
+	u64 seg[5];
+	u32 nseg;
+	uint8_t *p = m;
+
+	memset(m, 0, sizeof(m));
+	put64(p, 3 | (uint64_t)1 << 32);		/* 4 segments */
+	put64(p + 8, 4 | (uint64_t)2 << 32);		/* sizes 1, 4 */
+	put64(p + 16, 2 | (uint64_t)2 << 32);		/* sizes 2, 2 */
+	p += 24;
+	put64(p, 2 | 0 << 3 | (uint64_t)1 << 32);	/* far -> seg1 word 0 */
+	p += 8;
+	put64(p, 0 | (uint64_t)1 << 32 | (uint64_t)2 << 48);	/* struct */
+	put64(p + 8, 3);				/* manifestVersion */
+	put64(p + 16, 2 | 4 | 0 << 3 | (uint64_t)2 << 32);	/* double far */
+	p += 32;
+	put64(p, 2 | 0 << 3 | (uint64_t)3 << 32);	/* far -> seg3 word 0 */
+	put64(p + 8, 1 | (uint64_t)7 << 32 | (uint64_t)1 << 35);	/* tag */
+	p += 16;
+	put64(p, 1 << 2 | (uint64_t)0 << 32 | (uint64_t)1 << 48);
+	CHECK(pfs_rootfs_probe(m, sizeof(m), &nseg) == 0 && nseg == 4);
+	CHECK(pfs_rootfs_init(&r, m, sizeof(m), seg, nseg) == 0);
+	CHECK_EQ_U64(r.nlayers, 1);
+	CHECK(pfs_rootfs_init_layers(&r, layers) == 0);
+	CHECK_EQ_U64(layers[0].inodes.count, 0);
+	/* A far pointer into a segment that does not exist. */
+	m[24 + 4] = 9;
+	CHECK(pfs_rootfs_init(&r, m, sizeof(m), seg, nseg) != 0);
+}
+
+int main(void)
+{
+	roundtrip();
+	reference("8c56094777bac29bd35b803bae4083da59623c71b960531299b87a9b27d1b95f",
+		  4, 1, 471);
+	reference("ce63d208fa1e89529b4e2c5aa3fb6497180a18159e6042e3e01738c6ad63ee09",
+		  5, 2, 443);
+	far_pointers();
+	return check_done("rootfs");
+}
