@@ -23,6 +23,8 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 
 	if (cli_wants_help(argc, argv, fsck_usage))
 		return 0;
+	if ((e = cli_no_options(cli, argc, argv)))
+		return e;
 	if (argc != 2)
 		return cli_usage_err(cli, "expected OCI_DIR[:TAG]");
 	/* A directory that exists is the whole OCI dir, even with a ':' in
@@ -57,6 +59,8 @@ int cmd_dump(struct cli *cli, int argc, char **argv)
 
 	if (cli_wants_help(argc, argv, dump_usage))
 		return 0;
+	if ((e = cli_no_options(cli, argc, argv)))
+		return e;
 	if (argc != 2)
 		return cli_usage_err(cli, "expected OCI_DIR:TAG");
 	if ((e = cli_image_ref(cli, argv[1], &dir, &tag)))

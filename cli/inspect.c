@@ -80,7 +80,8 @@ static const char ls_usage[] =
 	"  -l, --long        type, permissions, links, owner, size, target\n"
 	"  -R, --recursive   list subdirectories too, with paths\n"
 	"  --json            one JSON object per entry (path, ino, type, mode,\n"
-	"                    uid, gid, nlink, size, rdev, target), as an array\n";
+	"                    uid, gid, nlink, size, rdev, target), as an array;\n"
+	"                    names that are not UTF-8 come as path_hex, target_hex\n";
 
 static void mode_string(uint32_t mode, char *s)
 {
@@ -124,6 +125,25 @@ static char *join(const char *dir, const char *name, size_t len)
 	return p;
 }
 
+/* Names are bytes: a string when valid UTF-8, else "<key>_hex" (as dump). */
+static void set_name(json_t *o, const char *key, const char *s, size_t len)
+{
+	json_t *v = memchr(s, 0, len) ? NULL : json_stringn(s, len);
+	char hkey[32], *hex;
+
+	if (v) {
+		json_object_set_new(o, key, v);
+		return;
+	}
+	hex = malloc(2 * len + 1);
+	if (!hex)
+		return;
+	pfs_hex((const uint8_t *)s, len, hex);
+	snprintf(hkey, sizeof(hkey), "%s_hex", key);
+	json_object_set_new(o, hkey, json_string(hex));
+	free(hex);
+}
+
 static void ls_print(struct ls *ls, const char *path, const char *shown,
 		     const struct pfs_attr *a)
 {
@@ -137,17 +157,22 @@ static void ls_print(struct ls *ls, const char *path, const char *shown,
 		target[n > 4096 ? 4096 : n] = 0;
 	}
 	if (ls->arr) {
-		json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
-			"path", path, "ino", (json_int_t)a->ino, "type", "",
+		json_t *o = json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I}",
+			"ino", (json_int_t)a->ino, "type", "",
 			"mode", (json_int_t)(a->mode & 07777),
 			"uid", (json_int_t)a->uid, "gid", (json_int_t)a->gid,
 			"nlink", (json_int_t)a->nlink,
 			"size", (json_int_t)a->size);
 
+		if (!o) {
+			ls->err = 1;
+			return;
+		}
+		set_name(o, "path", path, strlen(path));
 		mode_string(a->mode, mode);
 		json_object_set_new(o, "type", json_stringn(mode, 1));
 		if (S_ISLNK(a->mode))
-			json_object_set_new(o, "target", json_stringn(target, (size_t)n));
+			set_name(o, "target", target, (size_t)n);
 		if (S_ISCHR(a->mode) || S_ISBLK(a->mode))
 			json_object_set_new(o, "rdev", json_pack("[I,I]",
 				(json_int_t)a->rdev_major, (json_int_t)a->rdev_minor));
@@ -270,6 +295,8 @@ int cmd_cat(struct cli *cli, int argc, char **argv)
 
 	if (cli_wants_help(argc, argv, cat_usage))
 		return 0;
+	if ((e = cli_no_options(cli, argc, argv)))
+		return e;
 	if (argc < 3)
 		return cli_usage_err(cli, "expected OCI_DIR:TAG PATH...");
 	if ((e = cli_image_ref(cli, argv[1], &dir, &tag)))

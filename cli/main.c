@@ -102,6 +102,19 @@ bool cli_wants_help(int argc, char **argv, const char *usage)
 	return false;
 }
 
+int cli_no_options(const struct cli *cli, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (argv[i][0] == '-' && argv[i][1])
+			return cli_usage_err(cli, "unknown option '%s'", argv[i]);
+	}
+	return 0;
+}
+
 bool cli_isatty_stderr(void)
 {
 	return isatty(STDERR_FILENO);

@@ -21,6 +21,8 @@ int cmd_enable_verity(struct cli *cli, int argc, char **argv)
 
 	if (cli_wants_help(argc, argv, usage))
 		return 0;
+	if ((e = cli_no_options(cli, argc, argv)))
+		return e;
 	if (argc != 3)
 		return cli_usage_err(cli, "expected OCI_DIR:TAG MANIFEST_DIGEST");
 	if ((e = cli_digest(cli, argv[2], digest)))

@@ -25,6 +25,18 @@ int pfs_rootfs_probe(const u8 *buf, u64 len, u32 *nseg)
 	return pfs_msg_count_segments(buf, len, nseg);
 }
 
+/*
+ * Every element of the lists we iterate has content, so it takes a word or
+ * more: a list of zero-sized elements is corrupt.  This bounds every
+ * iteration by the message's size (capnp charges such lists a word per
+ * element, but each inode decode gets a fresh budget, and many inodes may
+ * share one list).
+ */
+static bool sized(const struct pfs_list *l)
+{
+	return l->count == 0 || l->step != 0;
+}
+
 static bool digest_less(const u8 *a, const u8 *b)
 {
 	return memcmp(a, b, PFS_DIGEST_LEN) < 0;
@@ -71,7 +83,8 @@ int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
 		return -EINVAL;
 	}
 	if (pfs_get_list(&c, &root, PFS_ROOTFS_METADATAS_PTR, &metas) < 0 ||
-	    pfs_get_list(&c, &root, PFS_ROOTFS_VERITY_PTR, &r->verity) < 0)
+	    pfs_get_list(&c, &root, PFS_ROOTFS_VERITY_PTR, &r->verity) < 0 ||
+	    !sized(&metas) || !sized(&r->verity))
 		return pfs_corrupt(r, "rootfs: bad layer or fs-verity list");
 	if (metas.count == 0)
 		return pfs_corrupt(r, "rootfs: no metadata layer");
@@ -167,14 +180,14 @@ static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 		return pfs_corrupt(r, "inode %llu: unknown mode %u",
 				   (unsigned long long)out->ino, out->kind);
 	}
-	if (e < 0 || out->list.elem == 1)
+	if (e < 0 || out->list.elem == 1 || !sized(&out->list))
 		return pfs_corrupt(r, "inode %llu: bad payload",
 				   (unsigned long long)out->ino);
 	e = pfs_get_struct(c, s, PFS_INODE_ADDITIONAL_PTR, &addl);
 	if (e > 0) {
 		out->has_additional = true;
 		if (pfs_get_list(c, &addl, PFS_ADDL_XATTRS_PTR, &out->xattrs) < 0 ||
-		    out->xattrs.elem == 1 ||
+		    out->xattrs.elem == 1 || !sized(&out->xattrs) ||
 		    pfs_get_data(c, &addl, PFS_ADDL_TARGET_PTR, &out->target,
 				 &out->target_len) < 0)
 			e = -1;

@@ -327,7 +327,8 @@ static int parse_table(struct pfs_blob_cache *bc, struct blob *b)
 	    pfs_seektable_footer(b->data + b->size - PFS_SEEK_FOOTER_LEN,
 				 b->size, &tlen) ||
 	    pfs_seektable_parse(b->data + b->size - tlen, tlen, b->size,
-				&b->st))
+				&b->st) ||
+	    b->st.data_size > MAX_BLOB)	/* its content is held in memory */
 		return -EIO;
 	n = b->st.nframes;
 	b->coff = malloc((n + 1) * sizeof(uint64_t));

@@ -565,7 +565,8 @@ static int new_layer(struct pfs_walk *w, struct pfs_mlayer *l)
 		free(named);
 		return -ENOMEM;
 	}
-	qsort(w->removed, w->nremoved, sizeof(*w->removed), u64_cmp);
+	if (w->nremoved)	/* qsort(NULL, 0) is undefined */
+		qsort(w->removed, w->nremoved, sizeof(*w->removed), u64_cmp);
 	for (i = 0; i < w->nremoved; i++) {
 		uint64_t ino = w->removed[i];
 
@@ -715,7 +716,8 @@ static int verity_list(struct pfs_builder *b, struct pfs_image *base,
 
 	if (!v)
 		return -ENOMEM;
-	memcpy(v, b->blobs.v, n * sizeof(*v));
+	if (n)
+		memcpy(v, b->blobs.v, n * sizeof(*v));
 	if (base)
 		pfs_cur_init(&c, &base->rfs.msg);
 	for (j = 0; j < nb; j++) {
@@ -914,6 +916,8 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 		struct pfs_image_opts io = { .log = opts->log };
 
 		e = pfs_image_open_oci(oci, opts->base_tag, &io, &base);
+		if (!e)
+			e = pfs_image_chunk_layers(base);
 		if (!e) {
 			w.base = base;
 			w.next_ino = base_max_ino(base) + 1;

@@ -89,10 +89,11 @@ static json_t *dump_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 
 		a = json_array();
 		for (i = 0; i < in->xattrs.count; i++) {
-			json_t *e = json_object();
+			json_t *e;
 
 			if (pfs_xattr_at(c, r, in, i, &x))
 				break;
+			e = json_object();
 			set_bytes(e, "key", x.key, x.key_len);
 			set_bytes(e, "value", x.val, x.val_len);
 			json_array_append_new(a, e);

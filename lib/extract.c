@@ -20,6 +20,7 @@
 
 #define MAX_DEPTH 4096
 #define COPY_BLOCK (1u << 20)
+#define HOLE_BLOCK 4096u
 
 struct extractor {
 	struct pfs_image *img;
@@ -129,6 +130,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 static int write_file(struct extractor *x, int fd, const struct pfs_cinode *ci)
 {
 	uint64_t off = 0;
+	size_t i, run, len;
 	ssize_t n;
 	int e;
 
@@ -136,12 +138,22 @@ static int write_file(struct extractor *x, int fd, const struct pfs_cinode *ci)
 		n = pfs_read(x->img, ci->in.ino, x->buf, COPY_BLOCK, off);
 		if (n <= 0)
 			return xerr(x, n ? (int)-n : EIO, "read from image");
-		/* Keep holes: whole zero blocks are skipped, the size is
-		 * set at the end. */
-		if (!all_zero(x->buf, (size_t)n)) {
-			if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+		/* Keep holes: zero blocks are skipped, the size is set at the
+		 * end; runs of other blocks are written in one go. */
+		for (i = 0; i < (size_t)n; i += run) {
+			for (run = 0; i + run < (size_t)n; run += len) {
+				len = (size_t)n - i - run < HOLE_BLOCK ?
+				      (size_t)n - i - run : HOLE_BLOCK;
+				if (all_zero(x->buf + i + run, len))
+					break;
+			}
+			if (!run) {
+				run = len;
+				continue;
+			}
+			if (lseek(fd, (off_t)(off + i), SEEK_SET) < 0)
 				return xerr(x, errno, NULL);
-			if ((e = pfs_write_full(fd, x->buf, (size_t)n)))
+			if ((e = pfs_write_full(fd, x->buf + i, run)))
 				return xerr(x, -e, NULL);
 		}
 		off += (uint64_t)n;

@@ -39,6 +39,7 @@ struct walker {
 	dev_t root_dev;
 	struct hardlink *links;
 	size_t nlinks, links_cap;
+	struct pfs_u64map claimed;	/* delta: base inos given to a path */
 	char *path;			/* current path, for messages */
 	size_t path_cap;
 	uint8_t *buf, *basebuf;		/* file reads */
@@ -593,7 +594,9 @@ static int number_child(struct walker *k, int fd, struct pfs_bnode *dir,
 		e = pfs_lookup(w->base, base_dir, ch->name, strlen(ch->name), &a);
 		if (e && e != -ENOENT)
 			return e;
-		if (!e) {
+		/* Two names of a base hard link may no longer be one file:
+		 * only the first keeps the base inode. */
+		if (!e && !pfs_u64map_get(&k->claimed, a.ino)) {
 			ch->base_ino = a.ino;
 			in_base = true;
 		}
@@ -608,6 +611,8 @@ static int number_child(struct walker *k, int fd, struct pfs_bnode *dir,
 	e = pfs_minode_add_dirent(&dir->m, ino, (const uint8_t *)ch->name,
 				  (uint32_t)strlen(ch->name));
 	if (e || linked)
+		return e;
+	if (in_base && (e = pfs_u64map_put(&k->claimed, ino, 1)))
 		return e;
 	if (!S_ISDIR(ch->st.st_mode) && ch->st.st_nlink > 1 &&
 	    (e = add_link(k, &ch->st, ino)))
@@ -782,6 +787,7 @@ out:
 	free(k.buf);
 	free(k.basebuf);
 	free(k.links);
+	pfs_u64map_free(&k.claimed);
 	return e;
 }
 

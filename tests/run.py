@@ -81,6 +81,34 @@ def pytest(label, paths, env=None, extra=()):
     os.unlink(xml)
 
 
+def fuzz(exe, target):
+    """Run one libFuzzer target on its seed corpus (plus what earlier runs
+    found) for FUZZ_SECONDS; on failure, show the end of its log and
+    where the input that failed it is."""
+    corpus = os.path.join(TOP, "tests", "fuzz", "corpus", target)
+    work = os.path.join(TOP, "build-fuzz", f"corpus-{target}")
+    logfile = os.path.join(TOP, "build-fuzz", f"fuzz-{target}.log")
+    if not os.path.exists(exe):
+        log(f"{exe} was not built (tests/fuzz/meson.build)")
+        return False
+    os.makedirs(work, exist_ok=True)
+    with open(logfile, "w") as f:
+        ok = sh([exe, work, corpus, f"-max_total_time={FUZZ_SECONDS}",
+                 "-rss_limit_mb=2048", "-timeout=10",
+                 f"-artifact_prefix={work}/"], stdout=f, stderr=f)
+    if not ok:
+        with open(logfile, errors="replace") as f:
+            tail = f.readlines()[-40:]
+        log(f"fuzz_{target} failed; log {logfile}, ends with:")
+        print("".join(tail), end="", flush=True)
+        for name in sorted(os.listdir(work)):
+            if name.split("-")[0] in ("crash", "leak", "timeout", "oom",
+                                      "slow"):
+                log(f"failing input: {os.path.join(work, name)}; reproduce "
+                    f"with {exe} {os.path.join(work, name)}")
+    return ok
+
+
 def main():
     start = time.time()
     ok = build("build")
@@ -110,14 +138,7 @@ def main():
     if ok:
         fuzzdir = os.path.join(TOP, "build-fuzz", "tests", "fuzz")
         for target in sorted(os.listdir(os.path.join(TOP, "tests", "fuzz", "corpus"))):
-            exe = os.path.join(fuzzdir, f"fuzz_{target}")
-            corpus = os.path.join(TOP, "tests", "fuzz", "corpus", target)
-            work = os.path.join(TOP, "build-fuzz", f"corpus-{target}")
-            os.makedirs(work, exist_ok=True)
-            count(sh([exe, work, corpus, f"-max_total_time={FUZZ_SECONDS}",
-                      "-rss_limit_mb=2048", "-timeout=10",
-                      f"-artifact_prefix={work}/"],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            count(fuzz(os.path.join(fuzzdir, f"fuzz_{target}"), target),
                   f"fuzz: {target}")
 
     log(f"done in {time.time() - start:.0f} s")

@@ -7,6 +7,7 @@ ones run again under ASan+UBSan.
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -20,7 +21,8 @@ REFERENCE = os.path.join(FIXTURES, "reference-images")
 
 def pytest_configure(config):
     for m in ("core: core-issue tests, also run under ASan+UBSan",
-              "fuse: needs FUSE mounts", "kernel: boots the qemu guest"):
+              "fuse: needs FUSE mounts", "kernel: boots the qemu guest",
+              "slow: runs for a minute or more (-m 'not slow' skips it)"):
         config.addinivalue_line("markers", m)
 
 
@@ -67,3 +69,24 @@ def reference_demo(tmp_path_factory):
     dst = tmp_path_factory.mktemp("reference") / "demo"
     shutil.copytree(os.path.join(REFERENCE, "demo"), dst)
     return str(dst)
+
+
+NOBODY = 65534
+
+
+def as_nobody(*cmd):
+    """A command line that runs cmd as user and group nobody (root bypasses
+    the permission checks some tests need)."""
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+            "--clear-groups", *map(os.fspath, cmd)]
+
+
+@pytest.fixture
+def nobody_tmp():
+    """A scratch directory owned by nobody, reachable by nobody (pytest's
+    own tmp_path is under a 0700 directory)."""
+    d = tempfile.mkdtemp()
+    os.chmod(d, 0o755)
+    os.chown(d, NOBODY, NOBODY)
+    yield d
+    shutil.rmtree(d)

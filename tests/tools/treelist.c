@@ -36,7 +36,7 @@ static size_t nents, cap;
 static bool all_xattrs, with_nlink;
 static int status;
 
-static void die(const char *what)
+static __attribute__((noreturn)) void die(const char *what)
 {
 	fprintf(stderr, "treelist: %s: %s\n", what, strerror(errno));
 	exit(1);
@@ -348,5 +348,6 @@ int main(int argc, char **argv)
 	}
 	puts_(&o, "]\n");
 	fwrite(o.p, 1, o.len, stdout);
+	free(o.p);
 	return status;
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Regenerate the fuzzers' seed corpora (run as root from the top of the
+tree after a build):
+
+    tests/fuzz/make-corpus.py build/puzzlefs
+
+corpus/rootfs: our rootfs blobs of small trees (every inode type, xattrs, a
+delta with whiteouts), the same re-segmented with far and double-far
+pointers, and the Rust reference's multi-segment rootfs blobs.
+corpus/seektable: our seekable zstd blobs, one with per-frame checksums,
+one of empty content, and one written by the reference.
+"""
+import hashlib
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import capnp_msg  # noqa: E402
+import ocidir  # noqa: E402
+import seekable  # noqa: E402
+
+REFERENCE = os.path.join(HERE, "..", "fixtures", "reference-images", "demo")
+
+
+def small_tree(root):
+    os.makedirs(os.path.join(root, "d", "e"))
+    with open(os.path.join(root, "d", "f"), "wb") as f:
+        f.write(b"".join(b"line %d\n" % i for i in range(2000)))
+    os.link(os.path.join(root, "d", "f"), os.path.join(root, "hard"))
+    os.symlink("d/f", os.path.join(root, "link"))
+    os.mkfifo(os.path.join(root, "fifo"))
+    os.mknod(os.path.join(root, "chr"), 0o600 | stat.S_IFCHR,
+             os.makedev(1, 3))
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(os.path.join(root, "sock"))
+    s.close()
+    os.setxattr(os.path.join(root, "d"), "user.k", b"v")
+    os.setxattr(os.path.join(root, "d", "f"), "user.empty", b"")
+
+
+def main(exe):
+    out = {k: os.path.join(HERE, "corpus", k) for k in ("rootfs", "seektable")}
+    for d in out.values():
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+
+    def save(kind, name, data):
+        with open(os.path.join(out[kind], name), "wb") as f:
+            f.write(data)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "src")
+        small_tree(src)
+        oci = ocidir.Oci(os.path.join(tmp, "oci"))
+        run = lambda *a: subprocess.run([exe, *a], check=True,  # noqa: E731
+                                        capture_output=True)
+        run("build", "-c", src, f"{oci.path}:a")
+        shutil.rmtree(os.path.join(src, "d", "e"))
+        os.unlink(os.path.join(src, "fifo"))
+        with open(os.path.join(src, "new"), "wb") as f:
+            f.write(b"new file\n")
+        run("build", "-c", "-b", "a", src, f"{oci.path}:b")
+        for tag in ("a", "b"):
+            save("rootfs", f"ours-{tag}", oci.rootfs(tag))
+        root = capnp_msg.decode(oci.rootfs("b"))
+        save("rootfs", "ours-b-3seg-far", capnp_msg.encode(root, 3, "single"))
+        save("rootfs", "ours-b-4seg-double", capnp_msg.encode(root, 4, "double"))
+        ref = ocidir.Oci(REFERENCE)
+        for tag in ("v0", "v1"):
+            save("rootfs", f"reference-{tag}", ref.rootfs(tag))
+
+        blobs = [l["digest"][7:] for l in oci.chunk_layers("a")]
+        blob = max((oci.blob(d) for d in blobs), key=len)
+        save("seektable", "ours", blob)
+        # The same frames with per-frame checksums (facebook's writer).
+        frames = seekable.frames(blob)
+        plain = subprocess.run(["zstd", "-d", "-c"], input=blob, check=True,
+                               capture_output=True).stdout
+        sums, off = [], 0
+        for _, d in frames:
+            sums.append(seekable.xxh64(plain[off:off + d]))
+            off += d
+        save("seektable", "checksums", seekable.blob(frames, sums))
+        save("seektable", "empty", seekable.blob([(seekable.EMPTY_FRAME, 0)]))
+        zstd = [l for l in ref.chunk_layers("v0-zstd")
+                if ref.blob(l["digest"][7:])[-4:] == b"\xb1\xea\x92\x8f"]
+        smallest = min(zstd, key=lambda l: l["size"])["digest"][7:]
+        save("seektable", "reference", ref.blob(smallest))
+    for d in out.values():
+        for name in sorted(os.listdir(d)):
+            data = open(os.path.join(d, name), "rb").read()
+            print(f"{d}/{name}: {len(data)} bytes, "
+                  f"{hashlib.sha256(data).hexdigest()[:12]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
