@@ -68,6 +68,8 @@ int pfs_enable_verity(const char *oci_dir, const char *tag,
 		e = enable(oci, mdesc.digest, manifest_verity, "manifest");
 	if (!e)
 		e = pfs_image_open_oci(oci, tag, &io, &img);
+	if (!e)
+		e = pfs_image_chunk_layers(img);
 	if (!e && !img->manifest.has_verity)
 		e = pfs_errf(log, EINVAL, "%s:%s: rootfs has no fs-verity annotation",
 			     oci_dir, tag);

@@ -23,6 +23,8 @@ struct fsck {
 	int problems;
 	const char *dir, *tag;
 	uint8_t *buf;
+	uint8_t *listed;		/* the tag's chunk layers, sorted */
+	struct pfs_u64map reported;	/* chunks already reported */
 };
 
 static void count(void *arg, int level, const char *msg)
@@ -45,8 +47,7 @@ static int digest_cmp(const void *a, const void *b)
 /* A chunk a file uses must be in fsVerityData (or verity mounts fail on
  * it) and in the manifest's layers (or copies of the image lack it). */
 static void check_chunk(struct fsck *f, struct pfs_image *img,
-			const uint8_t *listed, const struct pfs_chunk *ch,
-			struct pfs_u64map *reported)
+			const struct pfs_chunk *ch)
 {
 	char hex[2 * PFS_DIGEST_SIZE + 1];
 	struct pfs_cur c;
@@ -55,15 +56,15 @@ static void check_chunk(struct fsck *f, struct pfs_image *img,
 	bool in_verity, in_layers;
 
 	memcpy(&key, ch->digest, sizeof(key));
-	if (!key || pfs_u64map_get(reported, key))
+	if (!key || pfs_u64map_get(&f->reported, key))
 		return;
 	pfs_cur_init(&c, &img->rfs.msg);
 	in_verity = pfs_verity_find(&c, &img->rfs, ch->digest, &v) == 0;
-	in_layers = bsearch(ch->digest, listed, img->manifest.nchunks,
+	in_layers = bsearch(ch->digest, f->listed, img->manifest.nchunks,
 			    PFS_DIGEST_SIZE, digest_cmp) != NULL;
 	if (in_verity && in_layers)
 		return;
-	pfs_u64map_put(reported, key, 1);
+	pfs_u64map_put(&f->reported, key, 1);
 	pfs_hex(ch->digest, PFS_DIGEST_SIZE, hex);
 	if (!in_verity)
 		problem(f, "%s:%s: chunk %s has no fsVerityData entry", f->dir,
@@ -73,36 +74,57 @@ static void check_chunk(struct fsck *f, struct pfs_image *img,
 			f->dir, f->tag, hex);
 }
 
+static int dirent_cmp(const void *a, const void *b)
+{
+	const struct pfs_dirent *x = a, *y = b;
+
+	return pfs_name_cmp(x->name, x->name_len, y->name, y->name_len);
+}
+
+/* A name may appear once in a directory (lists may be unsorted: the
+ * reference puts whiteouts first). */
+static void check_names(struct fsck *f, struct pfs_cur *c,
+			const struct pfs_rootfs *r, const struct pfs_inode *dir,
+			u32 layer)
+{
+	struct pfs_dirent *v = calloc(dir->list.count + 1, sizeof(*v));
+	u32 i, n = 0;
+
+	if (!v)
+		return;
+	for (i = 0; i < dir->list.count; i++)
+		if (pfs_dirent_at(c, r, dir, i, &v[n]) == 0)
+			n++;
+	qsort(v, n, sizeof(*v), dirent_cmp);
+	for (i = 1; i < n; i++)
+		if (!dirent_cmp(&v[i - 1], &v[i]))
+			problem(f, "%s:%s: layer %u: directory %llu: name '%.*s' "
+				"appears twice", f->dir, f->tag, layer,
+				(unsigned long long)dir->ino, (int)v[i].name_len,
+				v[i].name);
+	free(v);
+}
+
 static void check_layers(struct fsck *f, struct pfs_image *img)
 {
-	uint8_t *listed = malloc(img->manifest.nchunks * PFS_DIGEST_SIZE + 1);
-	struct pfs_u64map reported = { 0 };
 	const struct pfs_rootfs *r = &img->rfs;
 	struct pfs_inode in;
-	struct pfs_dirent de;
 	struct pfs_xattr x;
 	struct pfs_chunk ch;
 	struct pfs_cur c;
 	u32 l, i, j;
 	u64 size;
 
-	if (!listed)
-		return;
-	for (i = 0; i < img->manifest.nchunks; i++)
-		memcpy(listed + (size_t)i * PFS_DIGEST_SIZE,
-		       img->manifest.chunks[i].digest, PFS_DIGEST_SIZE);
-	qsort(listed, img->manifest.nchunks, PFS_DIGEST_SIZE, digest_cmp);
 	for (l = 0; l < r->nlayers; l++) {
 		for (i = 0; i < r->layers[l].inodes.count; i++) {
 			pfs_cur_init(&c, &r->msg);
 			/* Decoding reports what is wrong through the log. */
 			if (pfs_layer_inode(&c, r, l, i, &in))
 				continue;
-			for (j = 0; in.kind == PFS_KIND_DIR && j < in.list.count; j++)
-				pfs_dirent_at(&c, r, &in, j, &de);
+			if (in.kind == PFS_KIND_DIR)
+				check_names(f, &c, r, &in, l);
 			for (j = 0; in.kind == PFS_KIND_FILE && j < in.list.count; j++)
-				if (pfs_file_chunk(&c, r, &in, j, &ch) == 0)
-					check_chunk(f, img, listed, &ch, &reported);
+				pfs_file_chunk(&c, r, &in, j, &ch);
 			for (j = 0; j < in.xattrs.count; j++)
 				pfs_xattr_at(&c, r, &in, j, &x);
 			pfs_file_size(&c, r, &in, &size);
@@ -111,8 +133,25 @@ static void check_layers(struct fsck *f, struct pfs_image *img)
 					f->dir, f->tag, l, (unsigned long long)in.ino);
 		}
 	}
-	pfs_u64map_free(&reported);
-	free(listed);
+}
+
+/* The chunks of a file the tree reaches (inodes of lower layers that
+ * nothing reaches any more need not be in the image: a reference delta
+ * lists only the chunks of its own build). */
+static void check_file_chunks(struct fsck *f, struct pfs_image *img,
+			      uint64_t ino)
+{
+	struct pfs_cinode ci;
+	struct pfs_chunk ch;
+	struct pfs_cur c;
+	u32 j;
+
+	if (pfs_image_inode(img, ino, &ci))
+		return;
+	pfs_cur_init(&c, &img->rfs.msg);
+	for (j = 0; j < ci.in.list.count; j++)
+		if (pfs_file_chunk(&c, &img->rfs, &ci.in, j, &ch) == 0)
+			check_chunk(f, img, &ch);
 }
 
 /* Walk the visible tree; read every file in full. */
@@ -148,6 +187,7 @@ static void check_tree(struct fsck *f, struct pfs_image *img, uint64_t dir,
 		if (!S_ISREG(a.mode) || pfs_u64map_get(seen, a.ino))
 			continue;
 		pfs_u64map_put(seen, a.ino, 1);
+		check_file_chunks(f, img, a.ino);
 		while (off < a.size &&
 		       (n = pfs_read(img, a.ino, f->buf, 1 << 20, off)) > 0)
 			off += (uint64_t)n;
@@ -204,10 +244,25 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 	struct pfs_image *img;
 	struct pfs_u64map seen = { 0 };
 	uint8_t got[PFS_DIGEST_SIZE];
+	size_t i;
 
 	f->tag = tag;
 	if (pfs_image_open_oci(oci, tag, &io, &img))
 		return;
+	if (pfs_image_chunk_layers(img)) {
+		pfs_image_close(img);
+		return;
+	}
+	f->listed = malloc(img->manifest.nchunks * PFS_DIGEST_SIZE + 1);
+	if (!f->listed) {
+		pfs_image_close(img);
+		problem(f, "%s:%s: out of memory", f->dir, tag);
+		return;
+	}
+	for (i = 0; i < img->manifest.nchunks; i++)
+		memcpy(f->listed + i * PFS_DIGEST_SIZE,
+		       img->manifest.chunks[i].digest, PFS_DIGEST_SIZE);
+	qsort(f->listed, img->manifest.nchunks, PFS_DIGEST_SIZE, digest_cmp);
 	if (!img->manifest.has_verity) {
 		problem(f, "%s:%s: rootfs layer has no fs-verity annotation",
 			f->dir, tag);
@@ -222,6 +277,9 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 	pfs_u64map_put(&seen, PFS_ROOT_INO, 1);
 	check_tree(f, img, PFS_ROOT_INO, &seen, 0);
 	pfs_u64map_free(&seen);
+	pfs_u64map_free(&f->reported);
+	free(f->listed);
+	f->listed = NULL;
 	pfs_image_close(img);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "../core/manifest.h"
 #include "image.h"
 
 #define MAX_ROOTFS (4ull << 30)
@@ -73,11 +74,18 @@ static void ic_put(struct pfs_icache *ic, const struct pfs_cinode *ci)
 	pthread_mutex_unlock(&ic->locks[set % IC_LOCKS]);
 }
 
-/* ---- census: link counts and totals, from one walk of the tree ----------- */
+/* ---- census: link counts and totals ------------------------------------- */
 
+/*
+ * Link counts are not stored; they are counted once, when first asked for,
+ * in two linear passes over the layers (no lookups): first the visible
+ * version of every inode number (the topmost), then the entries of every
+ * visible directory.  A file's count is the number of entries naming it; a
+ * directory's is 2 + its subdirectories.
+ */
 struct pfs_census {
-	struct pfs_u64map nlink;	/* every reachable inode */
-	uint64_t files, bytes;
+	struct pfs_u64map nlink;
+	uint64_t files, bytes;		/* statfs totals, when counted */
 };
 
 static uint32_t cs_get(struct pfs_census *cs, uint64_t ino)
@@ -85,11 +93,6 @@ static uint32_t cs_get(struct pfs_census *cs, uint64_t ino)
 	uint64_t *n = pfs_u64map_get(&cs->nlink, ino);
 
 	return n ? (uint32_t)*n : 0;
-}
-
-static int cs_set(struct pfs_census *cs, uint64_t ino, uint32_t nlink)
-{
-	return pfs_u64map_put(&cs->nlink, ino, nlink);
 }
 
 static void census_free(struct pfs_census *cs)
@@ -100,73 +103,100 @@ static void census_free(struct pfs_census *cs)
 	free(cs);
 }
 
-/* Walk every reachable directory once; a directory reached twice (a
- * cycle, or a directory hard link) is corruption and is not followed. */
-static int census_walk(struct pfs_image *img, struct pfs_census *cs)
+/* Visible version of each inode: kind << 56 | layer << 32 | index. */
+#define VIS(kind, layer, idx) ((uint64_t)(kind) << 56 | (uint64_t)(layer) << 32 | (idx))
+#define VIS_KIND(v) ((unsigned)((v) >> 56))
+
+static int census_visible(struct pfs_image *img, struct pfs_u64map *vis)
 {
-	size_t n = 0, cap = 64;
-	uint64_t *stack = malloc(cap * sizeof(*stack));
-	struct pfs_inode dir, child;
+	const struct pfs_rootfs *r = &img->rfs;
+	struct pfs_cur c;
+	u32 l, i;
+
+	pfs_cur_init(&c, &r->msg);
+	for (l = 0; l < r->nlayers && l < (1u << 24); l++) {
+		for (i = 0; i < r->layers[l].inodes.count; i++) {
+			struct pfs_struct s;
+			uint64_t ino;
+
+			if (pfs_list_struct(&c, &r->layers[l].inodes, i, &s))
+				return -EIO;
+			ino = pfs_u64(&c, &s, PFS_INODE_INO_OFF);
+			if (pfs_u64map_get(vis, ino))
+				continue;
+			if (pfs_u64map_put(vis, ino, VIS(pfs_u16(&c, &s,
+					PFS_INODE_MODE_OFF) & 0xff, l, i)))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
+		      struct pfs_census *cs, const struct pfs_inode *dir)
+{
+	struct pfs_inode child;
 	struct pfs_dirent de;
 	struct pfs_cur c;
-	int e = 0;
+	uint32_t subdirs = 0;
+	uint64_t pos = 0, *v;
+	int e;
 
-	if (!stack || cs_set(cs, PFS_ROOT_INO, 2)) {
-		free(stack);
-		return -ENOMEM;
+	pfs_cur_init(&c, &img->rfs.msg);
+	/* Merged directories go through the full iterator; plain ones are
+	 * read directly. */
+	while ((e = dir->look_below ?
+		    pfs_dir_next(&c, &img->rfs, dir, &pos, &de, &child) :
+		    (pos < dir->list.count ?
+		     !pfs_dirent_at(&c, &img->rfs, dir, (u32)pos++, &de) : 0)) == 1) {
+		v = pfs_u64map_get(vis, de.ino);
+		if (!v || VIS_KIND(*v) == PFS_KIND_WHT)
+			continue;
+		if (VIS_KIND(*v) == PFS_KIND_DIR) {
+			subdirs++;
+			continue;
+		}
+		if (pfs_u64map_put(&cs->nlink, de.ino, cs_get(cs, de.ino) + 1))
+			return -ENOMEM;
 	}
-	cs->files = 1;
-	stack[n++] = PFS_ROOT_INO;
-	while (n && !e) {
-		uint64_t pos = 0, ino = stack[--n];
-		uint32_t subdirs = 0;
+	if (e < 0)
+		return e;
+	return pfs_u64map_put(&cs->nlink, dir->ino, 2 + subdirs);
+}
 
+/* Link counts need only the directories decoded; statfs's totals (which
+ * need every file's size) are counted too, but only when statfs asks. */
+static int census_count(struct pfs_image *img, struct pfs_census *cs,
+			bool totals)
+{
+	struct pfs_u64map vis = { 0 };
+	struct pfs_inode in;
+	struct pfs_cur c;
+	size_t i;
+	int e = census_visible(img, &vis);
+
+	for (i = 0; !e && i < vis.cap; i++) {
+		uint64_t v = vis.vals[i], size;
+		unsigned kind = VIS_KIND(v);
+
+		if (!vis.keys[i] || kind == PFS_KIND_WHT || kind > PFS_KIND_MAX)
+			continue;
+		cs->files++;
+		if (kind != PFS_KIND_DIR && !(totals && kind == PFS_KIND_FILE))
+			continue;
 		pfs_cur_init(&c, &img->rfs.msg);
-		e = pfs_inode_get(&c, &img->rfs, ino, &dir);
+		e = pfs_layer_inode(&c, &img->rfs, (u32)(v >> 32) & 0xffffff,
+				    (u32)v, &in);
 		if (e)
 			break;
-		while ((e = pfs_dir_next(&c, &img->rfs, &dir, &pos, &de,
-					 &child)) == 1) {
-			uint32_t links = cs_get(cs, child.ino);
-			uint64_t size;
-
-			if (child.kind == PFS_KIND_DIR) {
-				if (links) {
-					pfs_corrupt(&img->rfs,
-						"directory %llu is linked twice",
-						(unsigned long long)child.ino);
-					continue;
-				}
-				subdirs++;
-				if (n == cap) {
-					uint64_t *s = realloc(stack, 2 * cap *
-							      sizeof(*s));
-					if (!s) {
-						e = -ENOMEM;
-						break;
-					}
-					stack = s;
-					cap *= 2;
-				}
-				stack[n++] = child.ino;
-				links = 1;
-			} else if (!links && child.kind == PFS_KIND_FILE) {
-				if (pfs_file_size(&c, &img->rfs, &child, &size))
-					size = 0;
-				cs->bytes += (size + 4095) / 4096;
-			}
-			if (!links)
-				cs->files++;
-			if (cs_set(cs, child.ino, links + 1)) {
-				e = -ENOMEM;
-				break;
-			}
-		}
-		if (e == 0 && subdirs)
-			e = cs_set(cs, ino, 2 + subdirs);
+		if (kind == PFS_KIND_DIR && !totals)
+			e = census_dir(img, &vis, cs, &in);
+		else if (kind == PFS_KIND_FILE &&
+			 pfs_file_size(&c, &img->rfs, &in, &size) == 0)
+			cs->bytes += (size + 4095) / 4096;
 	}
-	free(stack);
-	return e < 0 ? e : 0;
+	pfs_u64map_free(&vis);
+	return e;
 }
 
 static struct pfs_census *census(struct pfs_image *img)
@@ -177,7 +207,7 @@ static struct pfs_census *census(struct pfs_image *img)
 	cs = img->census;
 	if (!cs) {
 		cs = calloc(1, sizeof(*cs));
-		if (cs && census_walk(img, cs)) {
+		if (cs && census_count(img, cs, false)) {
 			/* Partial counts are still the best we know. */
 			pfs_logf(&img->log, PFS_LOG_WARN,
 				 "%s:%s: link counts may be incomplete",
@@ -215,6 +245,63 @@ static int expected_verity(void *arg, const uint8_t *digest, uint8_t *verity)
 	return e;
 }
 
+/*
+ * The manifest is checked (size, sha256, fs-verity in verity mode) and only
+ * scanned for the rootfs layer with the bounded scanner the kernel uses: a
+ * manifest lists every chunk, and building a JSON tree of it would be most
+ * of the time a mount takes.  The chunk layers are parsed when a tool asks
+ * for them (pfs_image_chunk_layers).
+ */
+static int load_manifest(struct pfs_image *img, const uint8_t *verity)
+{
+	struct pfs_manifest_rootfs mr;
+	char hex[2 * PFS_DIGEST_SIZE + 1];
+	int e;
+
+	e = pfs_oci_tag_resolve(img->oci, img->tag, &img->manifest_desc);
+	if (!e)
+		e = pfs_oci_blob_read(img->oci, img->manifest_desc.digest,
+				      img->manifest_desc.size, PFS_MAX_JSON,
+				      verity, &img->manifest_json,
+				      &img->manifest_len);
+	if (e)
+		return e;
+	e = pfs_manifest_find_rootfs(img->manifest_json, img->manifest_len, &mr);
+	if (e) {
+		pfs_hex(img->manifest_desc.digest, PFS_DIGEST_SIZE, hex);
+		return pfs_errf(&img->log, EINVAL,
+				"%s: manifest %s of tag '%s': %s",
+				img->oci->path, hex, img->tag,
+				e == -ENOENT ? "missing PuzzleFS rootfs layer" :
+				"malformed JSON or rootfs descriptor");
+	}
+	memcpy(img->manifest.rootfs.digest, mr.digest, PFS_DIGEST_SIZE);
+	img->manifest.rootfs.size = mr.size;
+	img->manifest.has_verity = mr.has_verity;
+	memcpy(img->manifest.rootfs_verity, mr.verity, PFS_DIGEST_SIZE);
+	return 0;
+}
+
+int pfs_image_chunk_layers(struct pfs_image *img)
+{
+	struct pfs_manifest m;
+	char what[300];
+	int e;
+
+	if (img->chunks_loaded)
+		return 0;
+	snprintf(what, sizeof(what), "manifest of tag '%s'", img->tag);
+	e = pfs_manifest_parse(img->oci, img->manifest_json, img->manifest_len,
+			       what, &m);
+	if (e)
+		return e;
+	img->manifest.chunks = m.chunks;
+	img->manifest.chunk_zstd = m.chunk_zstd;
+	img->manifest.nchunks = m.nchunks;
+	img->chunks_loaded = true;
+	return 0;
+}
+
 static int load_rootfs(struct pfs_image *img, const uint8_t *verity)
 {
 	u32 nseg;
@@ -248,8 +335,6 @@ int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 {
 	struct pfs_image *img = calloc(1, sizeof(*img));
 	struct pfs_blob_verity bv;
-	uint8_t *mdata = NULL;
-	size_t mlen;
 	int e;
 
 	if (!img)
@@ -267,10 +352,7 @@ int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 	for (e = 0; e < IC_LOCKS; e++)
 		pthread_mutex_init(&img->icache->locks[e], NULL);
 	img->verity = opts && opts->manifest_verity;
-	e = pfs_oci_load_manifest(oci, tag, img->verity ? opts->manifest_verity
-				  : NULL, &img->manifest_desc, &mdata, &mlen,
-				  &img->manifest);
-	free(mdata);
+	e = load_manifest(img, img->verity ? opts->manifest_verity : NULL);
 	if (e)
 		goto fail;
 	if (img->verity && !img->manifest.has_verity) {
@@ -327,6 +409,7 @@ void pfs_image_close(struct pfs_image *img)
 	census_free(img->census);
 	pthread_mutex_destroy(&img->census_lock);
 	pfs_manifest_free(&img->manifest);
+	free(img->manifest_json);
 	free(img->layers);
 	free(img->seg);
 	free(img->rootfs_buf);
@@ -627,14 +710,20 @@ ssize_t pfs_getxattr(struct pfs_image *img, uint64_t ino, const char *name,
 
 int pfs_statfs(struct pfs_image *img, struct pfs_statfs *st)
 {
-	struct pfs_census *cs = census(img);
-
 	memset(st, 0, sizeof(*st));
 	st->bsize = 4096;
 	st->namemax = PFS_NAME_MAX;
-	if (cs) {
-		st->blocks = cs->bytes;
-		st->files = cs->files;
+	pthread_mutex_lock(&img->census_lock);
+	if (!img->totals) {
+		struct pfs_census t = { 0 };
+
+		census_count(img, &t, true);
+		img->files = t.files;
+		img->blocks = t.bytes;
+		img->totals = true;
 	}
+	st->blocks = img->blocks;
+	st->files = img->files;
+	pthread_mutex_unlock(&img->census_lock);
 	return 0;
 }

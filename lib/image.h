@@ -25,7 +25,10 @@ struct pfs_image {
 	bool owns_oci;
 	char *tag;
 	struct pfs_desc manifest_desc;
-	struct pfs_manifest manifest;
+	uint8_t *manifest_json;
+	size_t manifest_len;
+	struct pfs_manifest manifest;	/* chunks: see pfs_image_chunk_layers */
+	bool chunks_loaded;
 	uint8_t *rootfs_buf;
 	size_t rootfs_len;
 	u64 *seg;
@@ -35,13 +38,18 @@ struct pfs_image {
 	struct pfs_blob_cache *blobs;
 	struct pfs_icache *icache;
 	pthread_mutex_t census_lock;
-	struct pfs_census *census;
+	struct pfs_census *census;	/* link counts */
+	bool totals;			/* statfs figures counted */
+	uint64_t files, blocks;
 };
 
 /* Open with an OCI handle the caller keeps owning. */
 int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 		       const struct pfs_image_opts *opts,
 		       struct pfs_image **out);
+
+/* Parse the manifest's chunk layers into img->manifest (once). */
+int pfs_image_chunk_layers(struct pfs_image *img);
 
 /* The visible inode @ino (cached). */
 int pfs_image_inode(struct pfs_image *img, uint64_t ino,

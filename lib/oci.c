@@ -16,6 +16,7 @@
 #include "oci.h"
 
 #define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define EMPTY_INDEX "{\"manifests\":[],\"schemaVersion\":2}"
 #define TMP_PREFIX ".pfs-tmp-"
 #define PENDING_MAX 256
 
@@ -116,6 +117,12 @@ static int create_layout(struct pfs_oci *oci)
 		return oci_err(oci, errno, "blobs");
 	if (mkdirat(oci->root_fd, "blobs/sha256", 0755) && errno != EEXIST)
 		return oci_err(oci, errno, "blobs/sha256");
+	/* An empty index too, so that a new directory is a valid image
+	 * layout (with no tags) even if the first build never finishes. */
+	if (fstatat(oci->root_fd, "index.json", &st, AT_SYMLINK_NOFOLLOW) &&
+	    (e = atomic_write(oci->root_fd, "index.json", EMPTY_INDEX,
+			      strlen(EMPTY_INDEX))))
+		return oci_err(oci, -e, "index.json");
 	if (fstatat(oci->root_fd, "oci-layout", &st, 0) == 0)
 		return 0;
 	e = atomic_write(oci->root_fd, "oci-layout", OCI_LAYOUT,
@@ -396,12 +403,14 @@ out:
 
 int pfs_measure_verity(int fd, uint8_t digest[PFS_DIGEST_SIZE])
 {
-	struct {
+	/* Room for the digest after the header (a union: clang refuses a
+	 * flexible-array struct followed by more members). */
+	union {
 		struct fsverity_digest d;
-		uint8_t buf[64];
+		uint8_t buf[sizeof(struct fsverity_digest) + 64];
 	} m;
 
-	m.d.digest_size = sizeof(m.buf);
+	m.d.digest_size = 64;
 	if (ioctl(fd, FS_IOC_MEASURE_VERITY, &m.d))
 		return -errno;
 	if (m.d.digest_algorithm != FS_VERITY_HASH_ALG_SHA256 ||
@@ -453,10 +462,12 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	if (!e) {
 		n = pfs_pread_full(fd, *data, (size_t)st.st_size, 0);
 		e = n == st.st_size ? 0 : n < 0 ? (int)n : -EIO;
-		if (e)
+		if (e) {
 			free(*data);
-		else
+			*data = NULL;
+		} else {
 			(*data)[n] = 0;
+		}
 	}
 	close(fd);
 	if (e)
@@ -466,6 +477,7 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	pfs_sha256(*data, *len, got);
 	if (memcmp(got, digest, PFS_DIGEST_SIZE)) {
 		free(*data);
+		*data = NULL;
 		return pfs_errf(oci->log, EIO,
 				"%s: blob %s: content does not match its sha256",
 				oci->path, name);
@@ -685,30 +697,6 @@ out:
 	json_decref(v);
 	if (e)
 		pfs_manifest_free(m);
-	return e;
-}
-
-int pfs_oci_load_manifest(struct pfs_oci *oci, const char *tag,
-			  const uint8_t *verity, struct pfs_desc *mdesc,
-			  uint8_t **mdata, size_t *mlen,
-			  struct pfs_manifest *m)
-{
-	char what[300];
-	int e;
-
-	e = pfs_oci_tag_resolve(oci, tag, mdesc);
-	if (e)
-		return e;
-	e = pfs_oci_blob_read(oci, mdesc->digest, mdesc->size, PFS_MAX_JSON,
-			      verity, mdata, mlen);
-	if (e)
-		return e;
-	snprintf(what, sizeof(what), "manifest of tag '%s'", tag);
-	e = pfs_manifest_parse(oci, *mdata, *mlen, what, m);
-	if (e) {
-		free(*mdata);
-		*mdata = NULL;
-	}
 	return e;
 }
 

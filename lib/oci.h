@@ -82,10 +82,5 @@ int pfs_oci_sync(struct pfs_oci *oci);
 int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		       const char *what, struct pfs_manifest *m);
 void pfs_manifest_free(struct pfs_manifest *m);
-/* Resolve a tag and read and parse its manifest. */
-int pfs_oci_load_manifest(struct pfs_oci *oci, const char *tag,
-			  const uint8_t *verity, struct pfs_desc *mdesc,
-			  uint8_t **mdata, size_t *mlen,
-			  struct pfs_manifest *m);
 
 #endif
