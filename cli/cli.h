@@ -33,6 +33,9 @@ int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out);
 /* Common --help/-h handling: prints @usage and returns true. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
+/* For commands without options: a usage error (2) for any argument that
+ * looks like one, else 0. */
+int cli_no_options(const struct cli *cli, int argc, char **argv);
 bool cli_isatty_stderr(void);
 
 int cmd_build(struct cli *cli, int argc, char **argv);
@@ -45,5 +48,12 @@ int cmd_fsck(struct cli *cli, int argc, char **argv);
 int cmd_enable_verity(struct cli *cli, int argc, char **argv);
 int cmd_mount(struct cli *cli, int argc, char **argv);
 int cmd_umount(struct cli *cli, int argc, char **argv);
+
+/* `puzzlefs mount --kernel` (cli/kmount.c): mount with puzzlefs.ko.
+ * @options: the -o lists joined with ',' or NULL; @verity_digest: -d or
+ * NULL.  Returns the exit status. */
+int cli_kernel_mount(struct cli *cli, const char *oci_dir, const char *tag,
+		     const char *mountpoint, const char *options,
+		     const uint8_t *verity_digest);
 
 #endif
