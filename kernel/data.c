@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regular file data through the page cache: read_folio and readahead fill
+ * folios from chunk blobs.  A file is a list of extents (chunk, offset in
+ * the chunk's content, length) that need not be page-aligned: one folio can
+ * take bytes from several chunks, and one chunk serves many folios and many
+ * small files.  The chunk holding a file offset is found from a per-inode
+ * hint (the last chunk read), so sequential reads walk the list once.
+ */
+#include <linux/highmem.h>
+#include <linux/pagemap.h>
+
+#include "internal.h"
+
+/* State kept across the folios of one read_folio or readahead call. */
+struct read_ctx {
+	struct pfs_blob *blob;		/* last blob used, referenced */
+	u32 idx;			/* chunk hint: index and file offset */
+	u64 start;
+};
+
+static int copy_extent(struct pfs_sb_info *sbi, struct read_ctx *rc,
+		       const struct pfs_chunk *ch, u64 off, size_t len,
+		       void *dst)
+{
+	if (!rc->blob || !pfs_blob_is(rc->blob, ch->digest, ch->compressed)) {
+		struct pfs_blob *b = pfs_blob_get(sbi, ch->digest,
+						  ch->compressed);
+
+		if (IS_ERR(b))
+			return PTR_ERR(b);
+		if (rc->blob)
+			pfs_blob_put(sbi, rc->blob);
+		rc->blob = b;
+	}
+	return pfs_blob_copy(sbi, rc->blob, off, len, dst);
+}
+
+static int fill_folio(struct inode *inode, struct folio *folio,
+		      struct read_ctx *rc)
+{
+	struct pfs_sb_info *sbi = PFS_SB(inode->i_sb);
+	struct pfs_inode *pi = &PFS_I(inode)->pi;
+	loff_t pos = folio_pos(folio);
+	size_t size = folio_size(folio), fill = 0, done = 0;
+	loff_t isize = i_size_read(inode);
+	struct pfs_chunk ch;
+	struct pfs_cur c;
+	int err = 0;
+
+	if (pos < isize)
+		fill = min_t(u64, size, isize - pos);
+	pfs_cur_init(&c, &sbi->rfs.msg);
+	while (done < fill) {
+		u64 at = pos + done, within;
+		size_t n;
+		void *dst;
+
+		err = pfs_file_seek(&c, &sbi->rfs, pi, at, &rc->idx, &rc->start,
+				    &ch);
+		if (err) {
+			/* i_size is the sum of the chunks: cannot run out. */
+			if (err == -ENOENT)
+				pfs_err(sbi, "inode %lu: no chunk at %llu",
+					inode->i_ino, at);
+			err = -EIO;
+			break;
+		}
+		within = at - rc->start;
+		n = min_t(u64, fill - done, ch.len - within);
+		/* Folios are mapped a page at a time. */
+		n = min_t(size_t, n, PAGE_SIZE - offset_in_page(done));
+		dst = kmap_local_folio(folio, done);
+		err = copy_extent(sbi, rc, &ch, ch.offset + within, n, dst);
+		kunmap_local(dst);
+		if (err)
+			break;
+		done += n;
+	}
+	if (!err) {
+		folio_zero_segment(folio, fill, size);
+		folio_mark_uptodate(folio);
+	}
+	folio_unlock(folio);
+	return err;
+}
+
+static void ctx_begin(struct inode *inode, struct read_ctx *rc)
+{
+	struct pfs_inode_info *pii = PFS_I(inode);
+
+	rc->blob = NULL;
+	spin_lock(&pii->hint_lock);
+	rc->idx = pii->hint_idx;
+	rc->start = pii->hint_start;
+	spin_unlock(&pii->hint_lock);
+}
+
+static void ctx_end(struct inode *inode, struct read_ctx *rc)
+{
+	struct pfs_inode_info *pii = PFS_I(inode);
+
+	if (rc->blob)
+		pfs_blob_put(PFS_SB(inode->i_sb), rc->blob);
+	spin_lock(&pii->hint_lock);
+	pii->hint_idx = rc->idx;
+	pii->hint_start = rc->start;
+	spin_unlock(&pii->hint_lock);
+}
+
+static int pfs_read_folio(struct file *file, struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	struct read_ctx rc;
+	int err;
+
+	ctx_begin(inode, &rc);
+	err = fill_folio(inode, folio, &rc);
+	ctx_end(inode, &rc);
+	return err;
+}
+
+static void pfs_readahead(struct readahead_control *rac)
+{
+	struct inode *inode = rac->mapping->host;
+	struct folio *folio;
+	struct read_ctx rc;
+	int err = 0;
+
+	ctx_begin(inode, &rc);
+	/* A folio that fails stays !uptodate: read_folio retries it and
+	 * reports the error to the reader.  After a failure the rest of the
+	 * window is left to read_folio too. */
+	while ((folio = readahead_folio(rac))) {
+		if (err)
+			folio_unlock(folio);
+		else
+			err = fill_folio(inode, folio, &rc);
+	}
+	ctx_end(inode, &rc);
+}
+
+const struct address_space_operations pfs_aops = {
+	.read_folio	= pfs_read_folio,
+	.readahead	= pfs_readahead,
+};

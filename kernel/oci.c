@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The OCI directory: opening blobs, reading them whole, checking them, and
+ * loading the manifest and the rootfs at mount.
+ *
+ * Blobs are opened relative to the blobs/sha256 directory resolved at
+ * mount, with the mounter's credentials (the process that later reads a
+ * file of the image may not be allowed to open the OCI directory itself, and
+ * must not be charged for it), and never through a symlink.
+ *
+ * fs-verity: Linux 6.1 exports no way to ask for a file's fs-verity digest
+ * from a module (fsverity_get_digest() is exported from 6.6 on, and the
+ * FS_IOC_MEASURE_VERITY handler wants a user pointer).  The digest is by
+ * definition the sha256 of the file's 256-byte fsverity_descriptor with the
+ * signature size zeroed, and the file system hands out that descriptor
+ * through its fsverity_operations; once fs-verity is active on the inode,
+ * every page read from the file is checked against the Merkle tree whose
+ * root the descriptor holds.  So digest(descriptor) == expected proves the
+ * content, with no need to hash the data here.
+ */
+#include <linux/fs.h>
+#include <linux/fsverity.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/namei.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <crypto/hash.h>
+#include <crypto/sha2.h>
+
+#include "internal.h"
+#include "../core/manifest.h"
+
+struct file *pfs_blob_open(struct pfs_sb_info *sbi, const u8 *digest)
+{
+	char name[2 * PFS_DIGEST_LEN + 1];
+	const struct cred *old;
+	struct file *file;
+
+	bin2hex(name, digest, PFS_DIGEST_LEN);
+	name[2 * PFS_DIGEST_LEN] = 0;
+	old = override_creds(sbi->cred);
+	file = file_open_root(&sbi->blobs, name,
+			      O_RDONLY | O_LARGEFILE | O_NOFOLLOW, 0);
+	revert_creds(old);
+	if (IS_ERR(file)) {
+		pfs_err(sbi, "blob %s: cannot open: %ld", name, PTR_ERR(file));
+		return file;
+	}
+	if (!S_ISREG(file_inode(file)->i_mode)) {
+		pfs_err(sbi, "blob %s: not a regular file", name);
+		fput(file);
+		return ERR_PTR(-EIO);
+	}
+	return file;
+}
+
+/* Read exactly @len bytes at @pos; a short file is an error. */
+int pfs_read_full(struct file *file, void *buf, size_t len, loff_t pos)
+{
+	while (len) {
+		struct kvec kv = { .iov_base = buf, .iov_len = len };
+		struct iov_iter iter;
+		struct kiocb kiocb;
+		ssize_t n;
+
+		init_sync_kiocb(&kiocb, file);
+		kiocb.ki_pos = pos;
+		iov_iter_kvec(&iter, ITER_DEST, &kv, 1, len);
+		n = vfs_iocb_iter_read(file, &kiocb, &iter);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= n;
+		pos += n;
+	}
+	return 0;
+}
+
+/*
+ * In verity mode: fs-verity must be active on @file and, when @want is
+ * given, its digest must equal @want.  @what and @digest name the blob in
+ * the log.
+ */
+int pfs_verity_check(struct pfs_sb_info *sbi, struct file *file,
+		     const u8 *want, const char *what, const u8 *digest)
+{
+	struct inode *inode = file_inode(file);
+	const struct fsverity_operations *vop = inode->i_sb->s_vop;
+	struct fsverity_descriptor *desc;
+	u8 got[PFS_DIGEST_LEN];
+	int size, err;
+
+	if (!IS_VERITY(inode) || !fsverity_active(inode) || !vop ||
+	    !vop->get_verity_descriptor) {
+		pfs_err(sbi, "%s %*phN: fs-verity is not enabled", what,
+			PFS_DIGEST_LEN, digest);
+		return -EIO;
+	}
+	if (!want)
+		return 0;
+	size = vop->get_verity_descriptor(inode, NULL, 0);
+	if (size < (int)sizeof(*desc) || size > FS_VERITY_MAX_DESCRIPTOR_SIZE) {
+		pfs_err(sbi, "%s %*phN: bad fs-verity descriptor (%d)", what,
+			PFS_DIGEST_LEN, digest, size);
+		return -EIO;
+	}
+	desc = kmalloc(size, GFP_KERNEL);
+	if (!desc)
+		return -ENOMEM;
+	err = vop->get_verity_descriptor(inode, desc, size);
+	if (err >= 0 && err < (int)sizeof(*desc))
+		err = -EIO;
+	if (err >= 0) {
+		/* The file digest covers the descriptor without signature. */
+		desc->sig_size = 0;
+		sha256((const u8 *)desc, sizeof(*desc), got);
+		err = memcmp(got, want, PFS_DIGEST_LEN) ? -EIO : 0;
+		if (err)
+			pfs_err(sbi, "%s %*phN: fs-verity digest %*phN, expected %*phN",
+				what, PFS_DIGEST_LEN, digest, PFS_DIGEST_LEN,
+				got, PFS_DIGEST_LEN, want);
+	} else {
+		pfs_err(sbi, "%s %*phN: cannot read the fs-verity descriptor (%d)",
+			what, PFS_DIGEST_LEN, digest, err);
+		err = -EIO;
+	}
+	kfree(desc);
+	return err;
+}
+
+/*
+ * sha256 of a large buffer, yielding the CPU now and then.  Through the
+ * crypto API, which picks the fastest implementation the CPU has (SHA-NI,
+ * AVX2, ...): every byte of every blob is hashed once per mount.
+ */
+int pfs_sha256(struct pfs_sb_info *sbi, const u8 *buf, u64 len,
+	       u8 out[PFS_DIGEST_LEN])
+{
+	SHASH_DESC_ON_STACK(desc, sbi->sha256);
+	int err;
+
+	desc->tfm = sbi->sha256;
+	err = crypto_shash_init(desc);
+	while (!err && len) {
+		unsigned int n = min_t(u64, len, SZ_1M);
+
+		err = crypto_shash_update(desc, buf, n);
+		buf += n;
+		len -= n;
+		cond_resched();
+	}
+	if (!err)
+		err = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return err;
+}
+
+/*
+ * Read a metadata blob (manifest or rootfs) whole.  @size is its expected
+ * length (U64_MAX: any up to @max).  Checked before use: by fs-verity in
+ * verity mode when @verity is given, else by sha256.
+ */
+static int read_meta_blob(struct pfs_sb_info *sbi, const u8 *digest,
+			  u64 size, u64 max, const u8 *verity,
+			  const char *what, u8 **out, u64 *out_len)
+{
+	const struct cred *old;
+	u8 got[PFS_DIGEST_LEN];
+	struct file *file;
+	u64 len;
+	u8 *buf;
+	int err;
+
+	file = pfs_blob_open(sbi, digest);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	len = i_size_read(file_inode(file));
+	if ((size != U64_MAX && len != size) || len > max || len == 0) {
+		pfs_err(sbi, "%s %*phN: %llu bytes, expected %llu (at most %llu)",
+			what, PFS_DIGEST_LEN, digest, len,
+			size == U64_MAX ? 0 : size, max);
+		fput(file);
+		return -EIO;
+	}
+	if (sbi->verity) {
+		err = pfs_verity_check(sbi, file, verity, what, digest);
+		if (err) {
+			fput(file);
+			return err;
+		}
+	}
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (!buf) {
+		fput(file);
+		return -ENOMEM;
+	}
+	old = override_creds(sbi->cred);
+	err = pfs_read_full(file, buf, len, 0);
+	revert_creds(old);
+	fput(file);
+	if (err) {
+		pfs_err(sbi, "%s %*phN: read error %d", what, PFS_DIGEST_LEN,
+			digest, err);
+		kvfree(buf);
+		return err == -EINTR ? err : -EIO;
+	}
+	if (!sbi->verity || !verity) {
+		if (pfs_sha256(sbi, buf, len, got) ||
+		    memcmp(got, digest, PFS_DIGEST_LEN)) {
+			pfs_err(sbi, "%s %*phN: content does not match its sha256 (corrupted)",
+				what, PFS_DIGEST_LEN, digest);
+			kvfree(buf);
+			return -EIO;
+		}
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+static void pfs_report(void *arg, const char *msg)
+{
+	pfs_err(arg, "corrupted image: %s", msg);
+}
+
+static int load_manifest(struct pfs_sb_info *sbi, u64 *rootfs_size)
+{
+	struct pfs_manifest_rootfs mr;
+	u8 *buf;
+	u64 len;
+	int err;
+
+	err = read_meta_blob(sbi, sbi->manifest, U64_MAX, PFS_MAX_MANIFEST,
+			     sbi->has_verity_digest ? sbi->verity_digest : NULL,
+			     "manifest", &buf, &len);
+	if (err)
+		return err;
+	err = pfs_manifest_find_rootfs(buf, len, &mr);
+	kvfree(buf);
+	if (err == -ENOENT) {
+		pfs_err(sbi, "the manifest has no PuzzleFS rootfs layer");
+		return -EINVAL;
+	}
+	if (err) {
+		pfs_err(sbi, "the manifest is not a valid image manifest");
+		return -EUCLEAN;
+	}
+	memcpy(sbi->rootfs, mr.digest, PFS_DIGEST_LEN);
+	sbi->rootfs_has_verity = mr.has_verity;
+	memcpy(sbi->rootfs_verity, mr.verity, PFS_DIGEST_LEN);
+	*rootfs_size = mr.size;
+	return 0;
+}
+
+int pfs_load_metadata(struct pfs_sb_info *sbi)
+{
+	const u8 *verity = NULL;
+	u64 size = U64_MAX;
+	u32 nseg;
+	int err;
+
+	if (sbi->has_manifest) {
+		err = load_manifest(sbi, &size);
+		if (err)
+			return err;
+		if (sbi->verity && !sbi->rootfs_has_verity) {
+			pfs_err(sbi, "verity: the rootfs layer has no fs-verity annotation");
+			return -EINVAL;
+		}
+		verity = sbi->rootfs_verity;
+	} else if (sbi->has_verity_digest) {
+		/* rootfs=HEX,verity=HEX: the digest is the rootfs's own. */
+		verity = sbi->verity_digest;
+	}
+	err = read_meta_blob(sbi, sbi->rootfs, size, PFS_MAX_ROOTFS, verity,
+			     "rootfs", &sbi->rootfs_buf, &sbi->rootfs_len);
+	if (err)
+		return err;
+
+	sbi->rfs.report = pfs_report;
+	sbi->rfs.report_arg = sbi;
+	err = pfs_rootfs_probe(sbi->rootfs_buf, sbi->rootfs_len, &nseg);
+	if (err) {
+		pfs_err(sbi, "corrupted image: rootfs: bad Cap'n Proto framing");
+		return -EUCLEAN;
+	}
+	sbi->seg = kcalloc(nseg + 1, sizeof(*sbi->seg), GFP_KERNEL);
+	if (!sbi->seg)
+		return -ENOMEM;
+	err = pfs_rootfs_init(&sbi->rfs, sbi->rootfs_buf, sbi->rootfs_len,
+			      sbi->seg, nseg);
+	if (err)
+		return err == -EINVAL ? err : -EUCLEAN;
+	if (sbi->rfs.nlayers > PFS_MAX_LAYERS) {
+		pfs_err(sbi, "corrupted image: %u metadata layers (at most %u)",
+			sbi->rfs.nlayers, PFS_MAX_LAYERS);
+		return -EUCLEAN;
+	}
+	sbi->layers = kcalloc(sbi->rfs.nlayers, sizeof(*sbi->layers),
+			      GFP_KERNEL);
+	if (!sbi->layers)
+		return -ENOMEM;
+	err = pfs_rootfs_init_layers(&sbi->rfs, sbi->layers);
+	return err ? -EUCLEAN : 0;
+}
+
+void pfs_free_metadata(struct pfs_sb_info *sbi)
+{
+	kfree(sbi->layers);
+	kfree(sbi->seg);
+	kvfree(sbi->rootfs_buf);
+	sbi->layers = NULL;
+	sbi->seg = NULL;
+	sbi->rootfs_buf = NULL;
+}
