@@ -10,34 +10,68 @@
 #include "cli.h"
 
 static const char fsck_usage[] =
-	"Usage: puzzlefs fsck OCI_DIR[:TAG]\n\n"
+	"Usage: puzzlefs fsck [--json] OCI_DIR[:TAG]\n\n"
 	"Check a tag, or every tag and every blob of OCI_DIR: manifests, rootfs,\n"
 	"metadata invariants, every file's data (each blob's sha256, seek\n"
 	"tables and frames) and fsVerityData.  Prints each problem; exit status\n"
-	"0 when there is none, 1 otherwise.\n";
+	"0 when there is none, 1 otherwise.\n\n"
+	"  --json    print {\"problems\": [messages], \"warnings\": [messages]}\n"
+	"            on stdout instead of messages on stderr\n";
+
+/* --json: collect the messages instead of printing them. */
+static void collect(void *arg, int level, const char *msg)
+{
+	json_t *report = arg;
+
+	if (level <= PFS_LOG_WARN)
+		json_array_append_new(json_object_get(report, level == PFS_LOG_ERR ?
+					"problems" : "warnings"), json_string(msg));
+}
 
 int cmd_fsck(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pfs_log log = cli->log;
 	char *dir = NULL, *tag = NULL;
-	int n, e;
+	json_t *report = NULL;
+	int n, c, e;
 
-	if (cli_wants_help(argc, argv, fsck_usage))
-		return 0;
-	if ((e = cli_no_options(cli, argc, argv)))
-		return e;
-	if (argc != 2)
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': cli->json = true; break;
+		case 'h': fputs(fsck_usage, stdout); return 0;
+		default: return cli_usage_err(cli, "bad option");
+		}
+	}
+	if (optind != argc - 1)
 		return cli_usage_err(cli, "expected OCI_DIR[:TAG]");
 	/* A directory that exists is the whole OCI dir, even with a ':' in
 	 * its name; otherwise DIR:TAG. */
-	if (strchr(argv[1], ':') && access(argv[1], F_OK) != 0) {
-		if ((e = cli_image_ref(cli, argv[1], &dir, &tag)))
+	if (strchr(argv[optind], ':') && access(argv[optind], F_OK) != 0) {
+		if ((e = cli_image_ref(cli, argv[optind], &dir, &tag)))
 			return e;
 	} else {
-		dir = strdup(argv[1]);
+		dir = strdup(argv[optind]);
 	}
-	n = pfs_fsck(dir, tag, &cli->log);
-	if (n > 0)
-		cli_err(cli, "%s: %d problem%s found", argv[1], n, n == 1 ? "" : "s");
+	if (cli->json) {
+		report = json_pack("{s:[],s:[]}", "problems", "warnings");
+		log.fn = collect;
+		log.arg = report;
+	}
+	n = pfs_fsck(dir, tag, &log);
+	if (report) {
+		json_object_set_new(report, "count", json_integer(n));
+		json_dumpf(report, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(report);
+	} else if (n > 0) {
+		cli_err(cli, "%s: %d problem%s found", argv[optind], n,
+			n == 1 ? "" : "s");
+	}
 	free(dir);
 	free(tag);
 	return n ? 1 : 0;

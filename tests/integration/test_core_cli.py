@@ -49,3 +49,17 @@ def test_usage_errors(pfs):
     usage_error(pfs, "extract", "oci:t")
     usage_error(pfs, "ls", "oci:t", "/", "extra")
     usage_error(pfs, "enable-fs-verity", "oci:t", "not-hex")
+
+
+def test_fsck_json(pfs, reference_demo):
+    """fsck --json: problems as a JSON list on stdout, the same exit codes."""
+    import json
+
+    r = pfs.run("fsck", "--json", f"{reference_demo}:v0")
+    assert json.loads(r.stdout) == {"problems": [], "warnings": [], "count": 0}
+    assert r.stderr == b""
+    # The reference's -c images carry its wrong fsVerityData for raw chunks.
+    r = pfs.run("fsck", "--json", f"{reference_demo}:v0-zstd", check=False)
+    report = json.loads(r.stdout)
+    assert r.returncode == 1 and report["count"] == len(report["problems"]) > 0
+    assert all("fsVerityData" in p for p in report["problems"])
