@@ -17,7 +17,8 @@ static const char usage[] =
 	"                           only what changed is stored\n"
 	"      --zstd-level N       zstd level for -c (default 3)\n"
 	"      --frame-size BYTES   uncompressed bytes per zstd frame for -c\n"
-	"                           (default 4096, as the reference)\n"
+	"                           (default 32768; 4096 gives the reference's\n"
+	"                           bytes)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
 	"      --json               print {\"tag\", \"manifest_verity\"} as JSON\n"
 	"  -h, --help               this help\n";

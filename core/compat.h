@@ -14,6 +14,7 @@
 #include <linux/string.h>
 #include <linux/stdarg.h>
 #include <linux/kernel.h>
+#include <linux/stat.h>
 #ifndef EUCLEAN
 #define EUCLEAN 117
 #endif
@@ -25,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/stat.h>
 typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
@@ -47,6 +49,18 @@ static inline u32 pfs_le32(const u8 *p)
 static inline u64 pfs_le64(const u8 *p)
 {
 	return (u64)pfs_le32(p) | (u64)pfs_le32(p + 4) << 32;
+}
+
+/* Value of a hex digit, or -1. */
+static inline int pfs_hexval(u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 /* Errors that mean "the image is corrupt" (EFSCORRUPTED in the kernel). */

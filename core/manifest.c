@@ -42,17 +42,6 @@ static void skip_ws(struct scan *s)
 	}
 }
 
-static int hexval(u8 c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool expect(struct scan *s, u8 c)
 {
 	skip_ws(s);
@@ -90,7 +79,7 @@ static int string(struct scan *s, struct span *sp)
 			if (s->len - s->pos < 6)
 				return -PFS_ECORRUPT;
 			for (i = 2; i < 6; i++)
-				if (hexval(s->p[s->pos + i]) < 0)
+				if (pfs_hexval(s->p[s->pos + i]) < 0)
 					return -PFS_ECORRUPT;
 			s->pos += 6;
 		} else if (c == '"' || c == '\\' || c == '/' || c == 'b' ||
@@ -130,7 +119,7 @@ static int next_char(const struct scan *s, const struct span *sp, u64 *i)
 		u32 v = 0, k;
 
 		for (k = 0; k < 4; k++)
-			v = v << 4 | (u32)hexval(s->p[(*i)++]);
+			v = v << 4 | (u32)pfs_hexval(s->p[(*i)++]);
 		return v < 0x80 ? (int)v : -2;
 	}
 	default:
@@ -141,8 +130,19 @@ static int next_char(const struct scan *s, const struct span *sp, u64 *i)
 static bool span_is(const struct scan *s, const struct span *sp,
 		    const char *lit)
 {
-	u64 i = sp->start;
+	u64 i = sp->start, raw = sp->end - sp->start, n = 0;
 
+	/* Escapes only lengthen a string: a span as long as the literal
+	 * matches only byte for byte, a shorter one never (the common case,
+	 * without decoding). */
+	while (lit[n])
+		n++;
+	if (raw < n)
+		return false;
+	if (raw == n)
+		return !memcmp(s->p + sp->start, lit, n);
+	if (!memchr(s->p + sp->start, '\\', raw))
+		return false;
 	for (; *lit; lit++)
 		if (next_char(s, sp, &i) != (u8)*lit)
 			return false;
@@ -348,23 +348,24 @@ int pfs_unhex_digest(const u8 *hex, u32 len, u8 out[PFS_DIGEST_LEN])
 		      (hex[i] >= 'a' && hex[i] <= 'f')))
 			return -EINVAL;
 	for (i = 0; i < PFS_DIGEST_LEN; i++)
-		out[i] = (u8)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+		out[i] = (u8)(pfs_hexval(hex[2 * i]) << 4 |
+			      pfs_hexval(hex[2 * i + 1]));
 	return 0;
 }
 
 /* What one layer descriptor says, as far as the scan cares. */
 struct layer {
 	bool has_type, has_digest, has_size, has_annots, has_verity;
-	bool is_rootfs, digest_ok, size_ok, verity_ok;
+	bool is_rootfs, digest_str, size_ok, verity_str;
+	struct span digest, verity;	/* decoded for the rootfs only */
 	struct pfs_manifest_rootfs d;
 };
 
 static int annotations(struct scan *s, struct layer *l)
 {
-	struct span key, val;
+	struct span key;
 	bool first = true;
-	u8 hex[2 * PFS_DIGEST_LEN];
-	int e, n;
+	int e;
 
 	skip_ws(s);
 	if (cur(s) != '{')
@@ -384,22 +385,40 @@ static int annotations(struct scan *s, struct layer *l)
 				return -PFS_ECORRUPT;
 			continue;
 		}
-		if (string(s, &val))
+		if (string(s, &l->verity))
 			return -PFS_ECORRUPT;
-		n = span_copy(s, &val, hex, sizeof(hex));
-		l->verity_ok = n == (int)sizeof(hex) &&
-			       !pfs_unhex_digest(hex, sizeof(hex), l->d.verity);
+		l->verity_str = true;
 	}
 	return e;
 }
 
-static int layer(struct scan *s, struct layer *l)
+/* The digests of the rootfs descriptor (a manifest lists thousands of
+ * chunk layers: only one is decoded). */
+static bool layer_digests(const struct scan *s, struct layer *l)
 {
 	static const char prefix[] = "sha256:";
 	u8 buf[sizeof(prefix) - 1 + 2 * PFS_DIGEST_LEN];
+	int n;
+
+	if (!l->digest_str)
+		return false;
+	n = span_copy(s, &l->digest, buf, sizeof(buf));
+	if (n != (int)sizeof(buf) || memcmp(buf, prefix, sizeof(prefix) - 1) ||
+	    pfs_unhex_digest(buf + sizeof(prefix) - 1, 2 * PFS_DIGEST_LEN,
+			     l->d.digest))
+		return false;
+	if (!l->has_verity)
+		return true;
+	n = l->verity_str ? span_copy(s, &l->verity, buf, sizeof(buf)) : -1;
+	return n == 2 * PFS_DIGEST_LEN &&
+	       !pfs_unhex_digest(buf, 2 * PFS_DIGEST_LEN, l->d.verity);
+}
+
+static int layer(struct scan *s, struct layer *l)
+{
 	struct span key, val;
 	bool first = true, uint;
-	int e, n;
+	int e;
 
 	while ((e = object_next(s, &first, &key)) == 1) {
 		skip_ws(s);
@@ -418,13 +437,9 @@ static int layer(struct scan *s, struct layer *l)
 			l->has_digest = true;
 			if (cur(s) != '"')
 				goto other;
-			if (string(s, &val))
+			if (string(s, &l->digest))
 				return -PFS_ECORRUPT;
-			n = span_copy(s, &val, buf, sizeof(buf));
-			l->digest_ok = n == (int)sizeof(buf) &&
-				!memcmp(buf, prefix, sizeof(prefix) - 1) &&
-				!pfs_unhex_digest(buf + sizeof(prefix) - 1,
-						  2 * PFS_DIGEST_LEN, l->d.digest);
+			l->digest_str = true;
 		} else if (span_is(s, &key, "size")) {
 			if (l->has_size)
 				return -PFS_ECORRUPT;
@@ -474,8 +489,7 @@ static int layers(struct scan *s, struct pfs_manifest_rootfs *out,
 				return e;
 			if (!*found && l.is_rootfs) {
 				/* The rootfs descriptor must be well formed. */
-				if (!l.digest_ok || !l.size_ok ||
-				    (l.has_verity && !l.verity_ok))
+				if (!l.size_ok || !layer_digests(s, &l))
 					return -PFS_ECORRUPT;
 				l.d.has_verity = l.has_verity;
 				*out = l.d;

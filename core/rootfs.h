@@ -151,6 +151,21 @@ int pfs_verity_find(struct pfs_cur *c, const struct pfs_rootfs *r,
 int pfs_verity_at(struct pfs_cur *c, const struct pfs_rootfs *r, u32 i,
 		  const u8 **digest, const u8 **verity);
 
+/* The S_IF* type an inode kind is shown as; "unknown" inodes are shown as
+ * empty regular files. */
+static inline u32 pfs_kind_to_type(u16 kind)
+{
+	switch (kind) {
+	case PFS_KIND_FIFO: return S_IFIFO;
+	case PFS_KIND_CHR: return S_IFCHR;
+	case PFS_KIND_DIR: return S_IFDIR;
+	case PFS_KIND_BLK: return S_IFBLK;
+	case PFS_KIND_LNK: return S_IFLNK;
+	case PFS_KIND_SOCK: return S_IFSOCK;
+	default: return S_IFREG;
+	}
+}
+
 static inline int pfs_name_cmp(const u8 *a, u32 alen, const u8 *b, u32 blen)
 {
 	int d = memcmp(a, b, alen < blen ? alen : blen);

@@ -11,19 +11,7 @@
 
 #include "internal.h"
 
-static umode_t kind_to_type(u16 kind)
-{
-	switch (kind) {
-	case PFS_KIND_FIFO: return S_IFIFO;
-	case PFS_KIND_CHR: return S_IFCHR;
-	case PFS_KIND_DIR: return S_IFDIR;
-	case PFS_KIND_BLK: return S_IFBLK;
-	case PFS_KIND_LNK: return S_IFLNK;
-	case PFS_KIND_SOCK: return S_IFSOCK;
-	/* Files, and "unknown" inodes shown as empty files (as FUSE does). */
-	default: return S_IFREG;
-	}
-}
+
 
 static int fill_inode(struct inode *inode, const struct pfs_inode *known)
 {
@@ -56,7 +44,7 @@ static int fill_inode(struct inode *inode, const struct pfs_inode *known)
 	if (!present)
 		nlink = pi->kind == PFS_KIND_DIR ? 2 : 1;
 
-	inode->i_mode = kind_to_type(pi->kind) | pi->perm;
+	inode->i_mode = pfs_kind_to_type(pi->kind) | pi->perm;
 	i_uid_write(inode, pi->uid);
 	i_gid_write(inode, pi->gid);
 	set_nlink(inode, nlink);

@@ -449,6 +449,32 @@ int pfs_blob_read(struct pfs_blob_cache *bc, const uint8_t *digest,
 	return e;
 }
 
+/*
+ * Readahead: load and check a blob before it is asked for, and decompress
+ * all of a compressed one, so that the reads that follow only copy.  What
+ * is served is still only what was checked.
+ */
+int pfs_blob_warm(struct pfs_blob_cache *bc, const uint8_t *digest,
+		  bool compressed)
+{
+	size_t extra = 0;
+	struct blob *b;
+	int e = 0;
+
+	b = blob_get(bc, digest, &e);
+	if (!b)
+		return e;
+	if (compressed) {
+		pthread_mutex_lock(&b->lock);
+		e = parse_table(bc, b);
+		if (!e)
+			e = fill_frames(bc, b, 0, b->st.data_size, &extra);
+		pthread_mutex_unlock(&b->lock);
+	}
+	blob_put(bc, b, extra);
+	return e;
+}
+
 int pfs_blob_content_size(struct pfs_blob_cache *bc, const uint8_t *digest,
 			  bool compressed, uint64_t *size)
 {

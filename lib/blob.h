@@ -29,6 +29,10 @@ void pfs_blob_cache_free(struct pfs_blob_cache *bc);
 int pfs_blob_read(struct pfs_blob_cache *bc, const uint8_t *digest,
 		  bool compressed, uint64_t off, size_t len, uint8_t *dst);
 
+/* Readahead: load and check a blob now, decompress all its frames. */
+int pfs_blob_warm(struct pfs_blob_cache *bc, const uint8_t *digest,
+		  bool compressed);
+
 /* Uncompressed length of a blob's content (for fsck). */
 int pfs_blob_content_size(struct pfs_blob_cache *bc, const uint8_t *digest,
 			  bool compressed, uint64_t *size);

@@ -30,7 +30,10 @@ struct pfs_builder;
 /* Called by the walker for the contents of each new regular file, in
  * stream order; returns 0 or a negative errno. */
 int pfs_build_file_begin(struct pfs_builder *b, struct pfs_bnode *n);
-int pfs_build_feed(struct pfs_builder *b, const uint8_t *data, size_t len);
+/* The contents go straight into the stream: read up to *room bytes into
+ * the returned space (NULL: out of memory), then commit how many arrived. */
+uint8_t *pfs_build_space(struct pfs_builder *b, size_t *room);
+int pfs_build_commit(struct pfs_builder *b, size_t n);
 int pfs_build_file_end(struct pfs_builder *b, struct pfs_bnode *n);
 void pfs_build_progress(struct pfs_builder *b, uint64_t bytes);
 

@@ -84,14 +84,42 @@ static void ic_put(struct pfs_icache *ic, const struct pfs_cinode *ci)
  * directory's is 2 + its subdirectories.
  */
 struct pfs_census {
-	struct pfs_u64map nlink;
+	struct pfs_u64map nlink;	/* several layers: ino -> count */
+	uint64_t *inos;			/* one layer: its inode numbers, */
+	uint32_t *links;		/* sorted, and their counts */
+	size_t n;
 	uint64_t files, bytes;		/* statfs totals, when counted */
 };
 
+/* Position of @ino in a sorted array (n if absent).  Numbers are nearly
+ * dense (hard links leave gaps): try the direct place first. */
+static size_t ino_index(const uint64_t *inos, size_t n, uint64_t ino)
+{
+	size_t lo = 0, hi = n;
+
+	if (n && ino >= inos[0] && ino - inos[0] < n && inos[ino - inos[0]] == ino)
+		return (size_t)(ino - inos[0]);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (inos[mid] < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && inos[lo] == ino ? lo : n;
+}
+
 static uint32_t cs_get(struct pfs_census *cs, uint64_t ino)
 {
-	uint64_t *n = pfs_u64map_get(&cs->nlink, ino);
+	uint64_t *n;
 
+	if (cs->inos) {
+		size_t i = ino_index(cs->inos, cs->n, ino);
+
+		return i < cs->n ? cs->links[i] : 0;
+	}
+	n = pfs_u64map_get(&cs->nlink, ino);
 	return n ? (uint32_t)*n : 0;
 }
 
@@ -100,6 +128,8 @@ static void census_free(struct pfs_census *cs)
 	if (!cs)
 		return;
 	pfs_u64map_free(&cs->nlink);
+	free(cs->inos);
+	free(cs->links);
 	free(cs);
 }
 
@@ -164,6 +194,88 @@ static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
 	return pfs_u64map_put(&cs->nlink, dir->ino, 2 + subdirs);
 }
 
+/*
+ * One layer (every image a plain build makes, and the first getattr of a
+ * mount waits for this): the layer's inode list is sorted by number, so
+ * arrays indexed by position replace the hash maps, and entries are read
+ * for their inode number only (names are checked when they are served).
+ */
+static int census_dir_one(struct pfs_image *img, struct pfs_census *cs,
+			  const uint8_t *kind, size_t i)
+{
+	const struct pfs_rootfs *r = &img->rfs;
+	struct pfs_inode dir;
+	struct pfs_struct s;
+	struct pfs_cur c;
+	uint32_t j, subdirs = 0;
+	size_t k;
+	int e;
+
+	pfs_cur_init(&c, &r->msg);
+	e = pfs_layer_inode(&c, r, 0, (u32)i, &dir);
+	if (e)
+		return e;
+	for (j = 0; j < dir.list.count; j++) {
+		if (pfs_list_struct(&c, &dir.list, j, &s))
+			return -EIO;
+		k = ino_index(cs->inos, cs->n, pfs_u64(&c, &s, PFS_DIRENT_INO_OFF));
+		if (k == cs->n || kind[k] == PFS_KIND_WHT)
+			continue;
+		if (kind[k] == PFS_KIND_DIR)
+			subdirs++;
+		else
+			cs->links[k]++;
+	}
+	cs->links[i] = 2 + subdirs;
+	return 0;
+}
+
+static int census_one(struct pfs_image *img, struct pfs_census *cs,
+		      bool totals)
+{
+	const struct pfs_rootfs *r = &img->rfs;
+	const struct pfs_list *list = &r->layers[0].inodes;
+	size_t n = list->count, i;
+	struct pfs_struct s;
+	struct pfs_inode in;
+	struct pfs_cur c;
+	uint64_t size;
+	uint8_t *kind = malloc(n + 1);
+	int e = 0;
+
+	cs->inos = malloc((n + 1) * sizeof(*cs->inos));
+	cs->links = calloc(n + 1, sizeof(*cs->links));
+	if (!kind || !cs->inos || !cs->links) {
+		free(kind);
+		return -ENOMEM;
+	}
+	pfs_cur_init(&c, &r->msg);
+	for (i = 0; i < n; i++) {
+		if (pfs_list_struct(&c, list, (u32)i, &s)) {
+			free(kind);
+			return -EIO;
+		}
+		cs->inos[i] = pfs_u64(&c, &s, PFS_INODE_INO_OFF);
+		kind[i] = pfs_u16(&c, &s, PFS_INODE_MODE_OFF) & 0xff;
+	}
+	cs->n = n;
+	for (i = 0; !e && i < n; i++) {
+		if (kind[i] == PFS_KIND_WHT || kind[i] > PFS_KIND_MAX)
+			continue;
+		cs->files++;
+		if (kind[i] == PFS_KIND_DIR && !totals) {
+			e = census_dir_one(img, cs, kind, i);
+		} else if (kind[i] == PFS_KIND_FILE && totals) {
+			pfs_cur_init(&c, &r->msg);
+			e = pfs_layer_inode(&c, r, 0, (u32)i, &in);
+			if (!e && pfs_file_size(&c, r, &in, &size) == 0)
+				cs->bytes += (size + 4095) / 4096;
+		}
+	}
+	free(kind);
+	return e;
+}
+
 /* Link counts need only the directories decoded; statfs's totals (which
  * need every file's size) are counted too, but only when statfs asks. */
 static int census_count(struct pfs_image *img, struct pfs_census *cs,
@@ -173,8 +285,11 @@ static int census_count(struct pfs_image *img, struct pfs_census *cs,
 	struct pfs_inode in;
 	struct pfs_cur c;
 	size_t i;
-	int e = census_visible(img, &vis);
+	int e;
 
+	if (img->rfs.nlayers == 1)
+		return census_one(img, cs, totals);
+	e = census_visible(img, &vis);
 	for (i = 0; !e && i < vis.cap; i++) {
 		uint64_t v = vis.vals[i], size;
 		unsigned kind = VIS_KIND(v);
@@ -217,6 +332,250 @@ static struct pfs_census *census(struct pfs_image *img)
 	}
 	pthread_mutex_unlock(&img->census_lock);
 	return cs;
+}
+
+/* ---- readahead of chunk blobs ------------------------------------------- */
+
+/*
+ * Readers that read many files (tar, cp -a, a container starting, a
+ * checksum of everything) walk the tree depth first with names in order;
+ * the chunks are stored in stream order (each directory's files, then its
+ * subdirectories), which is not the same.  So the readahead thread first
+ * lists the regular files in walk order (once, on the first sequential
+ * read), and keeps the blobs of the next `depth` distinct chunks after
+ * the reader's position loaded, checked (sha256) and decompressed.  Reads
+ * that look sequential post their position.  It only warms the cache:
+ * every read still gets its bytes from a checked blob, and errors are
+ * reported by the read that needs the blob.
+ */
+#define RA_DEFAULT 8
+#define RA_SCAN 4096		/* files without data skipped at most */
+#define RA_DEPTH 4096		/* directory nesting followed at most */
+
+static bool pos_le(struct pfs_ra_pos a, struct pfs_ra_pos b)
+{
+	return a.pos < b.pos || (a.pos == b.pos && a.idx <= b.idx);
+}
+
+/* The regular files in walk order (the first name of a hard link). */
+static int ra_order(struct pfs_image *img)
+{
+	struct pfs_readahead *ra = &img->ra;
+	struct pfs_u64map dirs = { 0 };
+	struct pfs_dirent_info ent;
+	struct { uint64_t ino, pos; } stack[RA_DEPTH];
+	size_t depth = 1, cap = 0;
+	int e = 0;
+
+	stack[0].ino = PFS_ROOT_INO;
+	stack[0].pos = 0;
+	while (depth && !e) {
+		e = pfs_readdir(img, stack[depth - 1].ino, &stack[depth - 1].pos,
+				&ent);
+		if (e <= 0) {
+			depth--;
+			continue;
+		}
+		e = 0;
+		if (S_ISDIR(ent.type)) {
+			/* A directory seen twice is a corrupt image: skip. */
+			if (depth == RA_DEPTH || pfs_u64map_get(&dirs, ent.ino))
+				continue;
+			e = pfs_u64map_put(&dirs, ent.ino, 1);
+			stack[depth].ino = ent.ino;
+			stack[depth++].pos = 0;
+		} else if (S_ISREG(ent.type) &&
+			   !pfs_u64map_get(&ra->where, ent.ino)) {
+			if (ra->norder == cap) {
+				uint64_t *o;
+
+				cap = cap ? 2 * cap : 4096;
+				o = realloc(ra->order, cap * sizeof(*o));
+				if (!o) {
+					e = -ENOMEM;
+					break;
+				}
+				ra->order = o;
+			}
+			e = pfs_u64map_put(&ra->where, ent.ino, ra->norder);
+			ra->order[ra->norder++] = ent.ino;
+		}
+	}
+	pfs_u64map_free(&dirs);
+	return e;
+}
+
+/* The chunk after @p in walk order: the file's next entry, or the first
+ * of the next file with data.  Returns 1 and moves @p there, 0 if none. */
+static int next_chunk(struct pfs_image *img, struct pfs_ra_pos *p,
+		      struct pfs_chunk *ch)
+{
+	struct pfs_readahead *ra = &img->ra;
+	uint64_t pos = p->pos;
+	uint32_t idx = p->idx + 1;
+	struct pfs_cinode ci;
+	struct pfs_cur c;
+	unsigned n;
+
+	for (n = 0; pos < ra->norder && n < RA_SCAN; pos++, idx = 0, n++) {
+		if (pfs_image_inode(img, ra->order[pos], &ci) ||
+		    ci.in.kind != PFS_KIND_FILE || idx >= ci.in.list.count)
+			continue;
+		pfs_cur_init(&c, &img->rfs.msg);
+		if (pfs_file_chunk(&c, &img->rfs, &ci.in, idx, ch))
+			return 0;
+		p->pos = pos;
+		p->idx = idx;
+		return 1;
+	}
+	return 0;
+}
+
+/* The reader moved to @at (lock held): forget what it has passed; a jump
+ * backwards or beyond what was read ahead starts afresh there. */
+static void ra_moved(struct pfs_readahead *ra, struct pfs_ra_pos at)
+{
+	unsigned i;
+
+	if (!pos_le(ra->base, at) || !pos_le(at, ra->horizon)) {
+		ra->nahead = 0;
+		ra->horizon = at;
+		ra->at_end = false;
+		memset(ra->last, 0, sizeof(ra->last));
+	}
+	for (i = 0; i < ra->nahead && pos_le(ra->ahead[i], at); i++)
+		;
+	memmove(ra->ahead, ra->ahead + i, (ra->nahead - i) * sizeof(*ra->ahead));
+	ra->nahead -= i;
+	ra->base = at;
+}
+
+/* The next blob to warm (lock held): 1 and its chunk, 0 if none. */
+static int ra_next(struct pfs_image *img, struct pfs_chunk *ch)
+{
+	struct pfs_readahead *ra = &img->ra;
+
+	while (ra->nahead < ra->depth && !ra->at_end) {
+		struct pfs_ra_pos p = ra->horizon;
+
+		if (!next_chunk(img, &p, ch)) {
+			ra->at_end = true;
+			break;
+		}
+		ra->horizon = p;
+		/* Small files share a blob: count each blob once. */
+		if (!memcmp(ch->digest, ra->last, PFS_DIGEST_SIZE))
+			continue;
+		memcpy(ra->last, ch->digest, PFS_DIGEST_SIZE);
+		ra->ahead[ra->nahead++] = p;
+		return 1;
+	}
+	return 0;
+}
+
+/* Take the reader's newest position (lock held). */
+static void ra_take_post(struct pfs_readahead *ra)
+{
+	uint64_t *where = pfs_u64map_get(&ra->where, ra->want_ino);
+	struct pfs_ra_pos at;
+
+	ra->posted = false;
+	if (!where)
+		return;
+	at.pos = *where;
+	at.idx = ra->want_idx;
+	ra_moved(ra, at);
+}
+
+/*
+ * Each readahead thread takes the next blob after the horizon and warms it
+ * without the lock, so that several loads (disk reads) are in flight.  The
+ * first one lists the files in walk order, once.
+ */
+static void *ra_main(void *arg)
+{
+	struct pfs_image *img = arg;
+	struct pfs_readahead *ra = &img->ra;
+	struct pfs_chunk ch;
+
+	pthread_mutex_lock(&ra->lock);
+	while (!ra->stop) {
+		if (ra->ordered == 0) {
+			ra->ordered = 1;
+			pthread_mutex_unlock(&ra->lock);
+			if (ra_order(img))
+				ra->norder = 0;		/* no readahead then */
+			pthread_mutex_lock(&ra->lock);
+			ra->ordered = 2;
+			pthread_cond_broadcast(&ra->wake);
+			continue;
+		}
+		if (ra->ordered == 2 && ra->posted)
+			ra_take_post(ra);
+		if (ra->ordered == 2 && ra_next(img, &ch)) {
+			pthread_mutex_unlock(&ra->lock);
+			pfs_blob_warm(img->blobs, ch.digest, ch.compressed);
+			pthread_mutex_lock(&ra->lock);
+			continue;
+		}
+		pthread_cond_wait(&ra->wake, &ra->lock);
+	}
+	pthread_mutex_unlock(&ra->lock);
+	return NULL;
+}
+
+/* The reader is at chunk @idx of @ino, in blob @digest.  The threads start
+ * on first use (not at open: the FUSE daemon forks after opening). */
+static void ra_post(struct pfs_image *img, uint64_t ino, uint32_t idx,
+		    const uint8_t *digest)
+{
+	struct pfs_readahead *ra = &img->ra;
+
+	pthread_mutex_lock(&ra->lock);
+	/* Small files share blobs: the threads need to hear of each blob
+	 * once, not of every file (each wakeup costs the reader a syscall). */
+	if (!memcmp(ra->posted_blob, digest, PFS_DIGEST_SIZE)) {
+		pthread_mutex_unlock(&ra->lock);
+		return;
+	}
+	memcpy(ra->posted_blob, digest, PFS_DIGEST_SIZE);
+	while (ra->depth && ra->nthreads < PFS_RA_THREADS) {
+		if (pthread_create(&ra->thread[ra->nthreads], NULL, ra_main, img))
+			break;
+		ra->nthreads++;
+	}
+	if (!ra->nthreads)
+		ra->depth = 0;
+	ra->want_ino = ino;
+	ra->want_idx = idx;
+	ra->posted = true;
+	pthread_cond_broadcast(&ra->wake);
+	pthread_mutex_unlock(&ra->lock);
+}
+
+static void ra_init(struct pfs_readahead *ra, int depth)
+{
+	pthread_mutex_init(&ra->lock, NULL);
+	pthread_cond_init(&ra->wake, NULL);
+	ra->depth = depth < 0 ? 0 : depth == 0 ? RA_DEFAULT :
+		    depth > PFS_RA_MAX ? PFS_RA_MAX : (unsigned)depth;
+}
+
+static void ra_stop(struct pfs_readahead *ra)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&ra->lock);
+	ra->stop = true;
+	pthread_cond_broadcast(&ra->wake);
+	pthread_mutex_unlock(&ra->lock);
+	for (i = 0; i < ra->nthreads; i++)
+		pthread_join(ra->thread[i], NULL);
+	ra->nthreads = 0;
+	free(ra->order);
+	pfs_u64map_free(&ra->where);
+	pthread_mutex_destroy(&ra->lock);
+	pthread_cond_destroy(&ra->wake);
 }
 
 /* ---- open / close ----------------------------------------------------------- */
@@ -343,6 +702,7 @@ int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 		img->log = *opts->log;
 	img->oci = oci;
 	pthread_mutex_init(&img->census_lock, NULL);
+	ra_init(&img->ra, opts ? opts->readahead : 0);
 	img->tag = strdup(tag);
 	img->icache = calloc(1, sizeof(*img->icache));
 	if (!img->tag || !img->icache) {
@@ -400,6 +760,7 @@ void pfs_image_close(struct pfs_image *img)
 
 	if (!img)
 		return;
+	ra_stop(&img->ra);		/* it uses the caches below */
 	pfs_blob_cache_free(img->blobs);
 	if (img->icache) {
 		for (i = 0; i < IC_LOCKS; i++)
@@ -453,19 +814,6 @@ int pfs_image_inode(struct pfs_image *img, uint64_t ino,
 	if (!e)
 		ic_put(img->icache, out);
 	return e;
-}
-
-uint32_t pfs_kind_to_type(unsigned kind)
-{
-	switch (kind) {
-	case PFS_KIND_FIFO: return S_IFIFO;
-	case PFS_KIND_CHR: return S_IFCHR;
-	case PFS_KIND_DIR: return S_IFDIR;
-	case PFS_KIND_BLK: return S_IFBLK;
-	case PFS_KIND_LNK: return S_IFLNK;
-	case PFS_KIND_SOCK: return S_IFSOCK;
-	default: return S_IFREG;	/* files, and "unknown" shown as empty files */
-	}
 }
 
 void pfs_image_attr(struct pfs_image *img, const struct pfs_cinode *ci,
@@ -631,6 +979,11 @@ ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 			return e;
 		done += n;
 	}
+	/* Sequential-looking: a read of several pages (the kernel's
+	 * readahead), or one that reaches the end of the file (a small file
+	 * read whole).  Random 4 KiB reads inside a file start nothing. */
+	if (len >= 8192 || off + len == ci.size)
+		ra_post(img, ino, idx, ch.digest);
 	return (ssize_t)done;
 }
 
@@ -721,6 +1074,8 @@ int pfs_statfs(struct pfs_image *img, struct pfs_statfs *st)
 		img->files = t.files;
 		img->blocks = t.bytes;
 		img->totals = true;
+		free(t.inos);
+		free(t.links);
 	}
 	st->blocks = img->blocks;
 	st->files = img->files;

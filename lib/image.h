@@ -19,6 +19,44 @@ struct pfs_cinode {
 
 struct pfs_census;
 
+/* A chunk: which file (its place in the readahead order), which entry of
+ * its chunk list. */
+struct pfs_ra_pos {
+	uint64_t pos;
+	uint32_t idx;
+};
+
+#define PFS_RA_MAX 32
+#define PFS_RA_THREADS 3
+
+/*
+ * Readahead of chunk blobs (image.c): threads that load, check and
+ * decompress the blobs of the files that follow a sequential reader's
+ * position, in the order readers walk a tree (depth first, names in
+ * order), so that disk reads (several in flight), sha256 and zstd run
+ * ahead of the reads, which then only copy.
+ */
+struct pfs_readahead {
+	pthread_mutex_t lock;		/* everything below */
+	pthread_cond_t wake;
+	pthread_t thread[PFS_RA_THREADS];
+	unsigned depth;			/* blobs kept ahead; 0: off */
+	unsigned nthreads;
+	bool stop, posted;
+	uint64_t want_ino;		/* the reader's latest position */
+	uint32_t want_idx;
+	uint8_t posted_blob[32];	/* and its blob */
+	uint64_t *order;		/* regular files, depth first */
+	size_t norder;
+	struct pfs_u64map where;	/* ino -> place in order */
+	int ordered;			/* 0 no, 1 being built, 2 built */
+	struct pfs_ra_pos base, horizon;
+	struct pfs_ra_pos ahead[PFS_RA_MAX];
+	unsigned nahead;
+	bool at_end;			/* nothing after horizon */
+	uint8_t last[32];		/* digest of the chunk at horizon */
+};
+
 struct pfs_image {
 	struct pfs_log log;
 	struct pfs_oci *oci;
@@ -41,6 +79,7 @@ struct pfs_image {
 	struct pfs_census *census;	/* link counts */
 	bool totals;			/* statfs figures counted */
 	uint64_t files, blocks;
+	struct pfs_readahead ra;
 };
 
 /* Open with an OCI handle the caller keeps owning. */
@@ -56,6 +95,5 @@ int pfs_image_inode(struct pfs_image *img, uint64_t ino,
 		    struct pfs_cinode *out);
 void pfs_image_attr(struct pfs_image *img, const struct pfs_cinode *ci,
 		    struct pfs_attr *attr);
-uint32_t pfs_kind_to_type(unsigned kind);
 
 #endif

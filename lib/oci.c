@@ -139,6 +139,7 @@ int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
 	if (!oci)
 		return -ENOMEM;
 	oci->root_fd = oci->blobs_fd = -1;
+	pthread_mutex_init(&oci->put_lock, NULL);
 	oci->log = log;
 	oci->writable = create;
 	oci->path = strdup(path);
@@ -183,6 +184,7 @@ void pfs_oci_close(struct pfs_oci *oci)
 			unlinkat(oci->blobs_fd, oci->pending[i].tmpname, 0);
 	}
 	free(oci->pending);
+	pthread_mutex_destroy(&oci->put_lock);
 	if (oci->blobs_fd >= 0)
 		close(oci->blobs_fd);
 	if (oci->root_fd >= 0)
@@ -539,36 +541,66 @@ static int link_pending(struct pfs_oci *oci, struct pfs_pending *p)
 			    strerror(-e)) : 0;
 }
 
-int pfs_oci_sync(struct pfs_oci *oci)
+/*
+ * Make a batch of written blobs durable with one filesystem sync, then give
+ * them their names: a crash never leaves a partial blob under a real name.
+ */
+static int sync_batch(struct pfs_oci *oci, struct pfs_pending *batch, size_t n)
 {
 	size_t i;
 	int e = 0;
 
-	if (!oci->npending)
+	if (!n)
 		return 0;
-	/* One filesystem sync makes every pending blob's data durable
-	 * before any of them gets its name. */
 	if (syncfs(oci->blobs_fd))
 		e = oci_err(oci, errno, "sync");
-	for (i = 0; i < oci->npending; i++) {
+	for (i = 0; i < n; i++) {
 		if (e) {
-			close(oci->pending[i].fd);
-			if (oci->pending[i].tmpname[0])
-				unlinkat(oci->blobs_fd,
-					 oci->pending[i].tmpname, 0);
+			close(batch[i].fd);
+			if (batch[i].tmpname[0])
+				unlinkat(oci->blobs_fd, batch[i].tmpname, 0);
 			continue;
 		}
-		e = link_pending(oci, &oci->pending[i]);
+		e = link_pending(oci, &batch[i]);
 	}
-	oci->npending = 0;
 	if (!e && fsync(oci->blobs_fd))
 		e = oci_err(oci, errno, "sync blobs/sha256");
 	return e;
 }
 
+/* Take the pending batch (put_lock held); a fresh one takes its place. */
+static struct pfs_pending *take_batch(struct pfs_oci *oci, size_t *n)
+{
+	struct pfs_pending *batch = oci->pending;
+
+	*n = oci->npending;
+	oci->pending = NULL;
+	oci->npending = 0;
+	return batch;
+}
+
+int pfs_oci_sync(struct pfs_oci *oci)
+{
+	struct pfs_pending *batch;
+	size_t n;
+	int e;
+
+	pthread_mutex_lock(&oci->put_lock);
+	batch = take_batch(oci, &n);
+	pthread_mutex_unlock(&oci->put_lock);
+	e = sync_batch(oci, batch, n);
+	free(batch);
+	return e;
+}
+
 static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 {
-	if (!oci->no_tmpfile) {
+	bool no_tmpfile;
+
+	pthread_mutex_lock(&oci->put_lock);
+	no_tmpfile = oci->no_tmpfile;
+	pthread_mutex_unlock(&oci->put_lock);
+	if (!no_tmpfile) {
 		p->tmpname[0] = 0;
 		p->fd = openat(oci->blobs_fd, ".", O_TMPFILE | O_RDWR |
 			       O_CLOEXEC, 0666);
@@ -576,7 +608,9 @@ static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 			return 0;
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 			return -errno;
+		pthread_mutex_lock(&oci->put_lock);
 		oci->no_tmpfile = true;
+		pthread_mutex_unlock(&oci->put_lock);
 	}
 	tmp_name(p->tmpname, sizeof(p->tmpname));
 	p->fd = openat(oci->blobs_fd, p->tmpname, O_RDWR | O_CREAT | O_EXCL |
@@ -584,37 +618,53 @@ static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 	return p->fd < 0 ? -errno : 0;
 }
 
+/*
+ * Store a blob: written to an unnamed file now, named by the next sync.
+ * Safe to call from several threads: the writes run in parallel, and the
+ * thread that fills a batch syncs it without holding the lock, so that
+ * the others keep writing meanwhile.
+ */
 int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 		     const void *data, size_t len)
 {
-	struct pfs_pending *p;
+	struct pfs_pending p, *batch = NULL;
+	size_t n = 0;
 	int e;
 
 	e = pfs_oci_blob_check(oci, digest);
 	if (e)
 		return e < 0 ? e : 0;
-	if (oci->npending == PENDING_MAX && (e = pfs_oci_sync(oci)))
-		return e;
-	if (!oci->pending) {
-		oci->pending = calloc(PENDING_MAX, sizeof(*oci->pending));
-		if (!oci->pending)
-			return -ENOMEM;
-	}
-	p = &oci->pending[oci->npending];
-	memcpy(p->digest, digest, PFS_DIGEST_SIZE);
-	e = tmp_blob(oci, p);
+	memcpy(p.digest, digest, PFS_DIGEST_SIZE);
+	e = tmp_blob(oci, &p);
 	if (!e) {
-		e = pfs_write_full(p->fd, data, len);
+		e = pfs_write_full(p.fd, data, len);
 		if (e) {
-			close(p->fd);
-			if (p->tmpname[0])
-				unlinkat(oci->blobs_fd, p->tmpname, 0);
+			close(p.fd);
+			if (p.tmpname[0])
+				unlinkat(oci->blobs_fd, p.tmpname, 0);
 		}
 	}
 	if (e)
 		return oci_err(oci, -e, "write blob");
-	oci->npending++;
-	return 0;
+	pthread_mutex_lock(&oci->put_lock);
+	if (!oci->pending)
+		oci->pending = calloc(PENDING_MAX, sizeof(*oci->pending));
+	if (!oci->pending) {
+		pthread_mutex_unlock(&oci->put_lock);
+		close(p.fd);
+		if (p.tmpname[0])
+			unlinkat(oci->blobs_fd, p.tmpname, 0);
+		return -ENOMEM;
+	}
+	oci->pending[oci->npending++] = p;
+	if (oci->npending == PENDING_MAX)
+		batch = take_batch(oci, &n);
+	pthread_mutex_unlock(&oci->put_lock);
+	if (batch) {
+		e = sync_batch(oci, batch, n);
+		free(batch);
+	}
+	return e;
 }
 
 /* ---- manifests ------------------------------------------------------------ */

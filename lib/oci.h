@@ -13,6 +13,7 @@
 #define PUZZLEFS_OCI_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "util.h"
@@ -30,14 +31,16 @@ struct pfs_oci {
 	char *path;
 	const struct pfs_log *log;
 	bool writable;
-	/* Blobs written but not yet linked under their names. */
+	/* Blobs written but not yet linked under their names; the builder's
+	 * workers add to it concurrently (put_lock). */
+	pthread_mutex_t put_lock;
 	struct pfs_pending {
 		int fd;
 		char tmpname[32];	/* named fallback, "" for O_TMPFILE */
 		uint8_t digest[PFS_DIGEST_SIZE];
 	} *pending;
 	size_t npending;
-	bool no_tmpfile;
+	bool no_tmpfile;		/* under put_lock */
 };
 
 struct pfs_manifest {

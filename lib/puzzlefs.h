@@ -58,6 +58,9 @@ struct pfs_image_opts {
 	/* fs-verity mode: the expected fs-verity digest of the manifest. */
 	const uint8_t *manifest_verity;
 	size_t cache_bytes;		/* blob cache; 0: default (64 MiB) */
+	/* Chunk blobs read ahead of sequential reads (loaded, checked and
+	 * decompressed by threads of the reader): 0 default (8), -1 off. */
+	int readahead;
 };
 
 int pfs_image_open(const char *oci_dir, const char *tag,

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "../core/compat.h"
 #include "util.h"
 
 void pfs_vlogf(const struct pfs_log *log, int level, const char *fmt,
@@ -52,17 +53,6 @@ void pfs_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = 0;
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pfs_unhex(const char *in, uint8_t *out, size_t len)
 {
 	size_t i;
@@ -70,7 +60,8 @@ int pfs_unhex(const char *in, uint8_t *out, size_t len)
 	if (strlen(in) != 2 * len)
 		return -EINVAL;
 	for (i = 0; i < len; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		int hi = pfs_hexval((u8)in[2 * i]);
+		int lo = pfs_hexval((u8)in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

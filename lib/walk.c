@@ -198,9 +198,10 @@ static uint16_t kind_of(mode_t mode)
 	}
 }
 
-/* Metadata of one inode: @dirfd/@name, or @dirfd itself if name is NULL. */
+/* Metadata of one inode: @dirfd/@name, or @dirfd itself if name is NULL;
+ * @fd >= 0 is the entry already open (its xattrs are read through it). */
 static int fill_meta(struct walker *k, int dirfd, const char *name,
-		     const struct stat *st, struct pfs_minode *m)
+		     const struct stat *st, struct pfs_minode *m, int fd)
 {
 	char proc[300];
 	int e;
@@ -228,7 +229,10 @@ static int fill_meta(struct walker *k, int dirfd, const char *name,
 		m->target_len = (uint32_t)n;
 		m->has_target = true;
 	}
-	if (name) {
+	if (fd >= 0) {
+		/* Cheaper than a path through /proc. */
+		e = read_xattrs(k, fd, NULL, m);
+	} else if (name) {
 		/* The final component is the entry itself, not followed. */
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
 		e = read_xattrs(k, -1, proc, m);
@@ -377,39 +381,44 @@ static ssize_t read_some(int fd, uint8_t *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-/* Stream a file's contents to the chunker (whatever its size is now). */
-static int stream_file(struct walker *k, int dirfd, const char *name,
-		       struct pfs_bnode *n)
+/* Stream an open file's contents to the chunker (whatever its size is
+ * now). */
+static int stream_file(struct walker *k, int fd, struct pfs_bnode *n)
 {
 	struct pfs_builder *b = k->w->b;
-	ssize_t got;
-	int fd, e;
+	ssize_t got = 0;
+	int e;
 
-	fd = open_file(k, dirfd, name);
-	if (fd < 0)
-		return fd;
 	e = pfs_build_file_begin(b, n);
-	while (!e && (got = read_some(fd, k->buf, READ_BLOCK)) > 0) {
-		e = pfs_build_feed(b, k->buf, (size_t)got);
+	/* Read straight into the builder's stream window. */
+	while (!e) {
+		size_t room;
+		uint8_t *p = pfs_build_space(b, &room);
+
+		if (!p) {
+			e = -ENOMEM;
+			break;
+		}
+		got = read_some(fd, p, room);
+		if (got <= 0)
+			break;
+		e = pfs_build_commit(b, (size_t)got);
 		pfs_build_progress(b, (uint64_t)got);
 	}
 	if (!e && got < 0)
 		e = werr(k, (int)-got, NULL);
-	close(fd);
 	return e ? e : pfs_build_file_end(b, n);
 }
 
-/* Delta: is the file's content the same as the base file's?  1 yes. */
-static int same_content(struct walker *k, int dirfd, const char *name,
-			uint64_t base_ino, uint64_t size)
+/* Delta: is the open file's content the same as the base file's?  1 yes.
+ * Leaves the file offset at 0 again. */
+static int same_content(struct walker *k, int fd, uint64_t base_ino,
+			uint64_t size)
 {
 	uint64_t off = 0;
 	ssize_t got, bn;
-	int fd, same = 1;
+	int same = 1;
 
-	fd = open_file(k, dirfd, name);
-	if (fd < 0)
-		return fd;
 	while ((got = read_some(fd, k->buf, READ_BLOCK)) > 0) {
 		bn = pfs_read(k->w->base, base_ino, k->basebuf, (size_t)got, off);
 		if (bn != got || memcmp(k->buf, k->basebuf, (size_t)got)) {
@@ -420,7 +429,8 @@ static int same_content(struct walker *k, int dirfd, const char *name,
 	}
 	if (got < 0)
 		same = werr(k, (int)-got, NULL);
-	close(fd);
+	if (lseek(fd, 0, SEEK_SET) && same >= 0)
+		same = werr(k, errno, NULL);
 	return same == 1 && off != size ? 0 : same;
 }
 
@@ -577,11 +587,48 @@ struct child {
 static int visit(struct walker *k, int fd, struct pfs_bnode *dir,
 		 uint64_t base_dir, unsigned depth);
 
+/* A new node's metadata, and a regular file's contents (opened once, for
+ * its xattrs, the delta comparison and the stream). */
+static int fill_node(struct walker *k, int dirfd, struct child *ch,
+		     bool in_base)
+{
+	struct pfs_walk *w = k->w;
+	struct pfs_cinode base;
+	int fd = -1, e;
+
+	if (S_ISREG(ch->st.st_mode)) {
+		fd = open_file(k, dirfd, ch->name);
+		if (fd < 0)
+			return fd;
+	}
+	e = fill_meta(k, dirfd, ch->name, &ch->st, &ch->node->m, fd);
+	if (e || fd < 0)
+		goto out;
+	if (in_base && pfs_image_inode(w->base, ch->base_ino, &base) == 0 &&
+	    base.in.kind == PFS_KIND_FILE &&
+	    base.size == (uint64_t)ch->st.st_size) {
+		e = same_content(k, fd, ch->base_ino, base.size);
+		if (e < 0)
+			goto out;
+		if (e == 1) {
+			ch->node->keep_base_data = true;
+			ch->node->unchanged = same_meta(k, &ch->node->m, &base);
+			e = ch->node->unchanged ? 0 :
+			    copy_base_chunks(k, ch->base_ino, &ch->node->m);
+			goto out;
+		}
+	}
+	e = stream_file(k, fd, ch->node);
+out:
+	if (fd >= 0)
+		close(fd);
+	return e;
+}
+
 static int number_child(struct walker *k, int fd, struct pfs_bnode *dir,
 			uint64_t base_dir, struct child *ch)
 {
 	struct pfs_walk *w = k->w;
-	struct pfs_cinode base;
 	uint64_t ino, *linked = NULL;
 	bool in_base = false;
 	int e;
@@ -624,23 +671,7 @@ static int number_child(struct walker *k, int fd, struct pfs_bnode *dir,
 		return -ENOMEM;
 	}
 	ch->node->m.ino = ino;
-	e = fill_meta(k, fd, ch->name, &ch->st, &ch->node->m);
-	if (e || !S_ISREG(ch->st.st_mode))
-		return e;
-	if (in_base && pfs_image_inode(w->base, ch->base_ino, &base) == 0 &&
-	    base.in.kind == PFS_KIND_FILE &&
-	    base.size == (uint64_t)ch->st.st_size) {
-		e = same_content(k, fd, ch->name, ch->base_ino, base.size);
-		if (e < 0)
-			return e;
-		if (e == 1) {
-			ch->node->keep_base_data = true;
-			ch->node->unchanged = same_meta(k, &ch->node->m, &base);
-			return ch->node->unchanged ? 0 :
-			       copy_base_chunks(k, ch->base_ino, &ch->node->m);
-		}
-	}
-	return stream_file(k, fd, ch->name, ch->node);
+	return fill_node(k, fd, ch, in_base);
 }
 
 /* Delta: mark a non-directory, non-file inode unchanged if it is. */
@@ -778,7 +809,7 @@ int pfs_walk(struct pfs_walk *w, const char *rootfs)
 	root->m.ino = PFS_ROOT_INO;
 	if (!w->next_ino)
 		w->next_ino = PFS_ROOT_INO + 1;
-	e = fill_meta(&k, fd, NULL, &st, &root->m);
+	e = fill_meta(&k, fd, NULL, &st, &root->m, -1);
 	if (!e)
 		e = visit(&k, fd, root, w->base ? PFS_ROOT_INO : 0, 0);
 	close(fd);

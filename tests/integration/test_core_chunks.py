@@ -215,10 +215,12 @@ def test_compressed_chunks(pfs, chunk_tree, tmp_path):
         assert len(blob) < len(blobs[raw])
         whole.append((digest, raw))
         entries = seek_table(blob)
-        # Frames of 4096 uncompressed bytes, the last one shorter.
+        # Frames of 32 KiB uncompressed bytes (the default), the last one
+        # shorter.
         sizes = [d for _, d in entries]
         assert sum(sizes) == len(blobs[raw])
-        assert all(d == 4096 for d in sizes[:-1]) and 0 < sizes[-1] <= 4096
+        assert all(d == 32 * KIB for d in sizes[:-1]) and \
+            0 < sizes[-1] <= 32 * KIB
         off = 0
         for i, (c, d) in enumerate(entries):
             name = frames / f"{digest}.{i}.zst"

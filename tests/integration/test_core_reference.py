@@ -41,7 +41,8 @@ def ls(pfs, ref, path="/"):
 
 def test_fs_generation(pfs, test1, tmp_path):
     oci = ocidir.Oci(tmp_path / "oci")
-    pfs.build(test1, f"{oci.path}:test-tag", "-c")
+    # The reference's frame size (ours defaults to 32 KiB): its bytes.
+    pfs.build(test1, f"{oci.path}:test-tag", "-c", "--frame-size", "4096")
     assert os.path.exists(oci.blob_path(ZSTD_BLOB))
     d, inodes = dump(pfs, f"{oci.path}:test-tag")
     assert inodes[1]["type"] == "dir"

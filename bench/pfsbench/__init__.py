@@ -1,0 +1,1 @@
+"""The benchmark suite of puzzlefs-c (bench/run.sh, `make bench`)."""
