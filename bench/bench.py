@@ -3,7 +3,7 @@
 
     bench/run.sh [--sections build,dedup,fuse,frames,kernel] [--runs N]
                  [--corpora share,lib,...] [--tools ...] [--systems ...]
-                 [--quick] [--no-wait] [--kernel] [--report-only]
+                 [--quick] [--no-wait] [--no-kernel] [--report-only]
 
 Results go to WORK/results/SECTION.json (a run of some sections keeps the
 others' earlier results), then bench/RESULTS.md and bench/plots/*.png are
@@ -30,7 +30,7 @@ class Ctx:
             os.path.join(self.work, "results")
         self.puzzlefs = os.path.abspath(a.puzzlefs)
         self.runs = a.runs
-        self.run_kernel = a.kernel
+        self.run_kernel = not a.no_kernel
         self.want_memory = not a.no_memory
         self.partial_systems = bool(a.systems)
         self.trash = os.path.join(self.work, "trash")
@@ -95,8 +95,9 @@ def main():
                     help="development: 1 run, /usr/share only, no kernel run")
     ap.add_argument("--no-wait", action="store_true",
                     help="do not wait for a quiet machine (load < 1, no qemu)")
-    ap.add_argument("--kernel", action="store_true",
-                    help="also run bench/kernel/run.py (qemu TCG guest, slow)")
+    ap.add_argument("--no-kernel", action="store_true",
+                    help="do not run bench/kernel/run.py (the qemu TCG guest, "
+                    "~10 minutes): the kernel section keeps its last table")
     ap.add_argument("--report-only", action="store_true",
                     help="only write RESULTS.md and the plots from saved results")
     ap.add_argument("--work", default="/var/tmp/pfs-bench")
@@ -110,6 +111,7 @@ def main():
         a.runs = 1
         a.corpora = a.corpora or "share"
         a.no_memory = True
+        a.no_kernel = True
     ctx = Ctx(a)
     if not a.report_only:
         if os.geteuid() != 0:

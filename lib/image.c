@@ -531,7 +531,10 @@ static void ra_post(struct pfs_image *img, uint64_t ino, uint32_t idx,
 {
 	struct pfs_readahead *ra = &img->ra;
 
-	pthread_mutex_lock(&ra->lock);
+	/* Only a hint: a reader never waits for the readahead threads (they
+	 * hold the lock while they look for the next blobs). */
+	if (pthread_mutex_trylock(&ra->lock))
+		return;
 	/* Small files share blobs: the threads need to hear of each blob
 	 * once, not of every file (each wakeup costs the reader a syscall). */
 	if (!memcmp(ra->posted_blob, digest, PFS_DIGEST_SIZE)) {

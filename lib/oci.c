@@ -130,6 +130,8 @@ static int create_layout(struct pfs_oci *oci)
 	return e ? oci_err(oci, -e, "oci-layout") : 0;
 }
 
+static void syncer_stop(struct pfs_oci *oci);
+
 int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
 		 struct pfs_oci **out)
 {
@@ -140,6 +142,8 @@ int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
 		return -ENOMEM;
 	oci->root_fd = oci->blobs_fd = -1;
 	pthread_mutex_init(&oci->put_lock, NULL);
+	pthread_mutex_init(&oci->sync_lock, NULL);
+	pthread_cond_init(&oci->sync_cv, NULL);
 	oci->log = log;
 	oci->writable = create;
 	oci->path = strdup(path);
@@ -178,6 +182,7 @@ void pfs_oci_close(struct pfs_oci *oci)
 
 	if (!oci)
 		return;
+	syncer_stop(oci);
 	for (i = 0; i < oci->npending; i++) {
 		close(oci->pending[i].fd);
 		if (oci->pending[i].tmpname[0])
@@ -185,6 +190,8 @@ void pfs_oci_close(struct pfs_oci *oci)
 	}
 	free(oci->pending);
 	pthread_mutex_destroy(&oci->put_lock);
+	pthread_mutex_destroy(&oci->sync_lock);
+	pthread_cond_destroy(&oci->sync_cv);
 	if (oci->blobs_fd >= 0)
 		close(oci->blobs_fd);
 	if (oci->root_fd >= 0)
@@ -579,18 +586,104 @@ static struct pfs_pending *take_batch(struct pfs_oci *oci, size_t *n)
 	return batch;
 }
 
-int pfs_oci_sync(struct pfs_oci *oci)
+static void *syncer_main(void *arg)
 {
+	struct pfs_oci *oci = arg;
 	struct pfs_pending *batch;
 	size_t n;
 	int e;
 
+	pthread_mutex_lock(&oci->sync_lock);
+	for (;;) {
+		while (!oci->sync_batch && !oci->sync_stop)
+			pthread_cond_wait(&oci->sync_cv, &oci->sync_lock);
+		if (!oci->sync_batch)
+			break;
+		batch = oci->sync_batch;
+		n = oci->sync_n;
+		oci->sync_batch = NULL;
+		oci->sync_busy = true;
+		pthread_cond_broadcast(&oci->sync_cv);
+		pthread_mutex_unlock(&oci->sync_lock);
+		e = sync_batch(oci, batch, n);
+		free(batch);
+		pthread_mutex_lock(&oci->sync_lock);
+		oci->sync_busy = false;
+		if (e && !oci->sync_err)
+			oci->sync_err = e;
+		pthread_cond_broadcast(&oci->sync_cv);
+	}
+	pthread_mutex_unlock(&oci->sync_lock);
+	return NULL;
+}
+
+/* Hand a full batch to the syncer (started on first use); waits while the
+ * syncer is still busy with the previous one, so that at most two batches
+ * of descriptors are open.  The syncer's first error is returned by this
+ * or the next call. */
+static int hand_off(struct pfs_oci *oci, struct pfs_pending *batch, size_t n)
+{
+	int e;
+
+	pthread_mutex_lock(&oci->sync_lock);
+	if (!oci->syncer_on &&
+	    !pthread_create(&oci->syncer, NULL, syncer_main, oci))
+		oci->syncer_on = true;
+	if (!oci->syncer_on) {
+		pthread_mutex_unlock(&oci->sync_lock);
+		e = sync_batch(oci, batch, n);
+		free(batch);
+		return e;
+	}
+	while (oci->sync_batch || oci->sync_busy)
+		pthread_cond_wait(&oci->sync_cv, &oci->sync_lock);
+	oci->sync_batch = batch;
+	oci->sync_n = n;
+	pthread_cond_broadcast(&oci->sync_cv);
+	e = oci->sync_err;
+	pthread_mutex_unlock(&oci->sync_lock);
+	return e;
+}
+
+/* Wait until the syncer has nothing left: its error, or 0. */
+static int syncer_wait(struct pfs_oci *oci)
+{
+	int e;
+
+	pthread_mutex_lock(&oci->sync_lock);
+	while (oci->sync_batch || oci->sync_busy)
+		pthread_cond_wait(&oci->sync_cv, &oci->sync_lock);
+	e = oci->sync_err;
+	pthread_mutex_unlock(&oci->sync_lock);
+	return e;
+}
+
+/* A batch still handed over is synced and named before the thread ends. */
+static void syncer_stop(struct pfs_oci *oci)
+{
+	if (!oci->syncer_on)
+		return;
+	pthread_mutex_lock(&oci->sync_lock);
+	oci->sync_stop = true;
+	pthread_cond_broadcast(&oci->sync_cv);
+	pthread_mutex_unlock(&oci->sync_lock);
+	pthread_join(oci->syncer, NULL);
+	oci->syncer_on = false;
+}
+
+int pfs_oci_sync(struct pfs_oci *oci)
+{
+	struct pfs_pending *batch;
+	size_t n;
+	int e, e2;
+
+	e = syncer_wait(oci);
 	pthread_mutex_lock(&oci->put_lock);
 	batch = take_batch(oci, &n);
 	pthread_mutex_unlock(&oci->put_lock);
-	e = sync_batch(oci, batch, n);
+	e2 = sync_batch(oci, batch, n);
 	free(batch);
-	return e;
+	return e ? e : e2;
 }
 
 static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
@@ -620,9 +713,9 @@ static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 
 /*
  * Store a blob: written to an unnamed file now, named by the next sync.
- * Safe to call from several threads: the writes run in parallel, and the
- * thread that fills a batch syncs it without holding the lock, so that
- * the others keep writing meanwhile.
+ * Safe to call from several threads: the writes run in parallel, and a
+ * full batch goes to the syncer thread, so that nobody waits for the disk
+ * unless the syncer falls a whole batch behind.
  */
 int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 		     const void *data, size_t len)
@@ -660,11 +753,7 @@ int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 	if (oci->npending == PENDING_MAX)
 		batch = take_batch(oci, &n);
 	pthread_mutex_unlock(&oci->put_lock);
-	if (batch) {
-		e = sync_batch(oci, batch, n);
-		free(batch);
-	}
-	return e;
+	return batch ? hand_off(oci, batch, n) : 0;
 }
 
 /* ---- manifests ------------------------------------------------------------ */

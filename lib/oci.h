@@ -41,6 +41,16 @@ struct pfs_oci {
 	} *pending;
 	size_t npending;
 	bool no_tmpfile;		/* under put_lock */
+	/* Full batches are synced and named by a thread of their own, so
+	 * that the builder's workers go on compressing meanwhile; it syncs
+	 * one batch at a time (sync_lock). */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cv;
+	pthread_t syncer;
+	bool syncer_on, sync_busy, sync_stop;
+	struct pfs_pending *sync_batch;
+	size_t sync_n;
+	int sync_err;			/* the first error of the syncer */
 };
 
 struct pfs_manifest {

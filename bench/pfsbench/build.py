@@ -42,8 +42,8 @@ def _squashfs(ctx, src, out):
 
 
 TOOLS = {
-    "puzzlefs": ("puzzlefs build", "1 walker + 2 workers", _pfs([])),
-    "puzzlefs -c": ("puzzlefs build -c", "1 walker + 2 workers", _pfs(["-c"])),
+    "puzzlefs": ("puzzlefs build", "1 walker + 2 workers + 1 syncer", _pfs([])),
+    "puzzlefs -c": ("puzzlefs build -c", "1 walker + 2 workers + 1 syncer", _pfs(["-c"])),
     "tar|zstd": ("tar | zstd -3 -T2", "tar 1 + zstd 2", _tar),
     "casync": ("casync make (zstd)", "1", _casync),
     "erofs": ("mkfs.erofs", "1", _erofs([])),
@@ -52,7 +52,7 @@ TOOLS = {
 }
 PEERS = list(TOOLS)
 # mkfs.erofs -zlz4hc and mksquashfs at its default zstd level 15 take
-# 30-150 s a run: on /usr/share only, to keep the suite under 45 minutes.
+# 30-150 s a run: on /usr/share only, to keep the suite near an hour.
 SLOW = {"erofs-lz4hc", "squashfs"}
 SLOW_ON = {"share"}
 CORPORA = ["share", "lib", "small", "huge", "deb-v2"]
@@ -109,9 +109,15 @@ def run(ctx):
                 data["memory"][name] = bench_corpus(
                     ctx, name, ["puzzlefs", "puzzlefs -c"], ctx.runs)
     prev = ctx.previous("build")
-    if prev:                        # a partial run keeps the other corpora
+    if prev:                        # a partial run keeps the rest
         for k in ("corpora", "memory"):
-            prev.get(k, {}).update(data[k])
-            data[k] = prev.get(k, data[k])
+            old = prev.get(k, {})
+            for name, new in data[k].items():
+                if name in old and ctx.a.tools:     # and the other tools
+                    old[name]["tools"].update(new["tools"])
+                    old[name]["corpus"] = new["corpus"]
+                else:
+                    old[name] = new
+            data[k] = old
     save(ctx, "build", data)
     drop_caches()

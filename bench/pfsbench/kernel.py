@@ -1,7 +1,7 @@
-"""Kernel module against kernel EROFS, in one qemu guest boot: the
-colleague's bench/kernel/run.py does the work (issue 4 item 6); this
-section runs it when asked (--kernel; it takes long under TCG) and
-otherwise takes the table it last wrote, with its date."""
+"""Kernel module against kernel EROFS, in one qemu guest boot:
+bench/kernel/run.py does the work (issue 4 item 6); this
+section runs it (unless --no-kernel or --quick: it takes about ten minutes
+under TCG) and otherwise takes the table it last wrote, with its date."""
 import os
 import re
 import subprocess

@@ -135,8 +135,8 @@ readers() {
 	dmesg -c > /dev/null
 	timeout 120 $K readers 30 8 /mnt/p /data/expect/corner.list /mnt/q /data/expect/corner.list
 	r=$?
-	umount /mnt/p
-	umount /mnt/q
+	umount /mnt/p || die "umount /mnt/p: busy after the readers"
+	umount /mnt/q || die "umount /mnt/q: busy after the readers"
 	# No oops, BUG, WARNING or lockup, and not one error of the driver.
 	dmesg > /tmp/dmesg.readers
 	dmesg_bad && die "bad kernel messages during the readers"
