@@ -141,7 +141,7 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 }
 
 static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
-			u32 layer, const struct pfs_struct *s,
+			u32 layer, u32 index, const struct pfs_struct *s,
 			struct pfs_inode *out)
 {
 	struct pfs_struct p, addl;
@@ -150,6 +150,7 @@ static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	memset(out, 0, sizeof(*out));
 	out->ino = pfs_u64(c, s, PFS_INODE_INO_OFF);
 	out->layer = layer;
+	out->index = index;
 	out->kind = pfs_u16(c, s, PFS_INODE_MODE_OFF);
 	out->perm = pfs_u16(c, s, PFS_INODE_PERM_OFF) & 07777;
 	out->uid = pfs_u32(c, s, PFS_INODE_UID_OFF);
@@ -221,7 +222,7 @@ int pfs_inode_find(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
 				return -PFS_ECORRUPT;
 			v = pfs_u64(c, &s, PFS_INODE_INO_OFF);
 			if (v == ino)
-				return decode_inode(c, r, l, &s, out);
+				return decode_inode(c, r, l, mid, &s, out);
 			if (v < ino)
 				lo = mid + 1;
 			else
@@ -239,7 +240,7 @@ int pfs_layer_inode(struct pfs_cur *c, const struct pfs_rootfs *r, u32 layer,
 	if (layer >= r->nlayers ||
 	    pfs_list_struct(c, &r->layers[layer].inodes, i, &s))
 		return -ENOENT;
-	return decode_inode(c, r, layer, &s, out);
+	return decode_inode(c, r, layer, i, &s, out);
 }
 
 int pfs_inode_get(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,

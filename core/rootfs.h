@@ -43,6 +43,7 @@ enum pfs_dir_order { PFS_DIR_UNCHECKED, PFS_DIR_SORTED, PFS_DIR_UNSORTED };
 struct pfs_inode {
 	u64 ino;
 	u32 layer;			/* layer it was found in */
+	u32 index;			/* and its place in that layer's list */
 	u16 kind;			/* enum pfs_kind */
 	u16 perm;			/* permission bits incl. suid/sgid/sticky */
 	u32 uid, gid;

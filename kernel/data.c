@@ -15,17 +15,22 @@
 /* State kept across the folios of one read_folio or readahead call. */
 struct read_ctx {
 	struct pfs_blob *blob;		/* last blob used, referenced */
+	bool sequential;		/* from ->readahead: post to pfs_ra */
 	u32 idx;			/* chunk hint: index and file offset */
 	u64 start;
 };
 
 static int copy_extent(struct pfs_sb_info *sbi, struct read_ctx *rc,
-		       const struct pfs_chunk *ch, u64 off, size_t len,
-		       void *dst)
+		       const struct pfs_inode *pi, const struct pfs_chunk *ch,
+		       u64 off, size_t len, void *dst)
 {
 	if (!rc->blob || !pfs_blob_is(rc->blob, ch->digest, ch->compressed)) {
-		struct pfs_blob *b = pfs_blob_get(sbi, ch->digest,
-						  ch->compressed);
+		struct pfs_blob *b;
+
+		/* First, so that the next blobs load while this one does. */
+		if (rc->sequential)
+			pfs_ra_post(sbi, pi, rc->idx, ch->digest);
+		b = pfs_blob_get(sbi, ch->digest, ch->compressed);
 
 		if (IS_ERR(b))
 			return PTR_ERR(b);
@@ -71,7 +76,7 @@ static int fill_folio(struct inode *inode, struct folio *folio,
 		/* Folios are mapped a page at a time. */
 		n = min_t(size_t, n, PAGE_SIZE - offset_in_page(done));
 		dst = kmap_local_folio(folio, done);
-		err = copy_extent(sbi, rc, &ch, ch.offset + within, n, dst);
+		err = copy_extent(sbi, rc, pi, &ch, ch.offset + within, n, dst);
 		kunmap_local(dst);
 		if (err)
 			break;
@@ -85,11 +90,13 @@ static int fill_folio(struct inode *inode, struct folio *folio,
 	return err;
 }
 
-static void ctx_begin(struct inode *inode, struct read_ctx *rc)
+static void ctx_begin(struct inode *inode, struct read_ctx *rc,
+		      bool sequential)
 {
 	struct pfs_inode_info *pii = PFS_I(inode);
 
 	rc->blob = NULL;
+	rc->sequential = sequential;
 	spin_lock(&pii->hint_lock);
 	rc->idx = pii->hint_idx;
 	rc->start = pii->hint_start;
@@ -114,7 +121,7 @@ static int pfs_read_folio(struct file *file, struct folio *folio)
 	struct read_ctx rc;
 	int err;
 
-	ctx_begin(inode, &rc);
+	ctx_begin(inode, &rc, false);
 	err = fill_folio(inode, folio, &rc);
 	ctx_end(inode, &rc);
 	return err;
@@ -127,7 +134,7 @@ static void pfs_readahead(struct readahead_control *rac)
 	struct read_ctx rc;
 	int err = 0;
 
-	ctx_begin(inode, &rc);
+	ctx_begin(inode, &rc, true);
 	/* A folio that fails stays !uptodate: read_folio retries it and
 	 * reports the error to the reader.  After a failure the rest of the
 	 * window is left to read_folio too. */

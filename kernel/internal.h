@@ -70,6 +70,7 @@ struct pfs_sb_info {
 	u64 nfiles, nblocks;
 
 	struct pfs_blob_cache *blob_cache;
+	struct pfs_readahead *ra;
 };
 
 /*
@@ -113,6 +114,8 @@ static inline int pfs_errno(int e)
 /* oci.c: blob files and the metadata read at mount. */
 struct file *pfs_blob_open(struct pfs_sb_info *sbi, const u8 *digest);
 int pfs_read_full(struct file *file, void *buf, size_t len, loff_t pos);
+void pfs_sha256_pick(void);	/* at module load */
+struct crypto_shash *pfs_sha256_alloc(void);
 int pfs_sha256(struct pfs_sb_info *sbi, const u8 *buf, u64 len,
 	       u8 out[PFS_DIGEST_LEN]);
 int pfs_verity_check(struct pfs_sb_info *sbi, struct file *file,
@@ -134,6 +137,13 @@ bool pfs_blob_is(const struct pfs_blob *b, const u8 *digest, bool compressed);
 /* Copy [off, off + len) of the blob's content; -EIO beyond its end. */
 int pfs_blob_copy(struct pfs_sb_info *sbi, struct pfs_blob *b, u64 off,
 		  size_t len, void *dst);
+
+/* readahead.c: loads the blobs after a sequential reader's, in stream
+ * order, on the unbound workqueue. */
+int pfs_ra_init(struct pfs_sb_info *sbi);
+void pfs_ra_destroy(struct pfs_sb_info *sbi);
+void pfs_ra_post(struct pfs_sb_info *sbi, const struct pfs_inode *in,
+		 u32 idx, const u8 *digest);
 
 /* inode.c */
 struct inode *pfs_iget(struct super_block *sb, u64 ino,

@@ -132,6 +132,7 @@ static void pfs_free_sbi(struct pfs_sb_info *sbi)
 {
 	if (!sbi)
 		return;
+	pfs_ra_destroy(sbi);
 	pfs_blob_cache_destroy(sbi);
 	pfs_free_metadata(sbi);
 	xa_destroy(&sbi->links);
@@ -198,7 +199,7 @@ static int pfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		return err;
 
 	sbi->cred = get_current_cred();
-	sbi->sha256 = crypto_alloc_shash("sha256", 0, 0);
+	sbi->sha256 = pfs_sha256_alloc();
 	if (IS_ERR(sbi->sha256)) {
 		err = PTR_ERR(sbi->sha256);
 		sbi->sha256 = NULL;
@@ -218,6 +219,8 @@ static int pfs_fill_super(struct super_block *sb, struct fs_context *fc)
 		return pfs_errno(err);
 	}
 	err = pfs_blob_cache_init(sbi);
+	if (!err)
+		err = pfs_ra_init(sbi);
 	if (err)
 		return err;
 
@@ -404,6 +407,7 @@ static int __init pfs_module_init(void)
 			pfs_inode_init_once);
 	if (!pfs_inode_cachep)
 		return -ENOMEM;
+	pfs_sha256_pick();
 	err = register_filesystem(&pfs_fs_type);
 	if (err)
 		kmem_cache_destroy(pfs_inode_cachep);
