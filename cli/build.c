@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@ static const char usage[] =
 	"                           (default 32768; 4096 gives the reference's\n"
 	"                           bytes)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
-	"      --json               print {\"tag\", \"manifest_verity\"} as JSON\n"
+	"      --json               print the tag, the manifest digest and\n"
+	"                           counts (files, bytes, chunks, blobs,\n"
+	"                           repeats) as JSON\n"
 	"  -h, --help               this help\n";
 
 static void progress(void *arg, uint64_t files, uint64_t bytes)
@@ -29,6 +32,23 @@ static void progress(void *arg, uint64_t files, uint64_t bytes)
 	fprintf(stderr, "\rpuzzlefs: build: %llu files, %.1f MiB   ",
 		(unsigned long long)files, (double)bytes / (1 << 20));
 	fflush(stderr);
+}
+
+static void print_json(const char *tag, const char *hex,
+		       const struct pfs_build_stats *st)
+{
+	json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "tag", tag,
+			      "manifest_verity", hex,
+			      "files", (json_int_t)st->files,
+			      "bytes", (json_int_t)st->bytes,
+			      "chunks", (json_int_t)st->chunks,
+			      "blobs", (json_int_t)st->blobs,
+			      "repeats", (json_int_t)st->repeats);
+
+	if (j)
+		json_dumpf(j, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(j);
 }
 
 static int number(const struct cli *cli, const char *arg, long min, long max,
@@ -55,7 +75,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pfs_build_opts bo = { .log = &cli->log };
+	struct pfs_build_stats st;
+	struct pfs_build_opts bo = { .log = &cli->log, .stats = &st };
 	uint8_t verity[PFS_DIGEST_SIZE];
 	char hex[2 * PFS_DIGEST_SIZE + 1], *dir, *tag;
 	bool tty = cli_isatty_stderr();
@@ -100,8 +121,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if (!e) {
 		pfs_hex(verity, PFS_DIGEST_SIZE, hex);
 		if (cli->json)
-			printf("{\"tag\":\"%s\",\"manifest_verity\":\"%s\"}\n",
-			       tag, hex);
+			print_json(tag, hex, &st);
 		else
 			printf("puzzlefs image manifest digest: %s\n", hex);
 	}

@@ -13,8 +13,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "build.h"
@@ -100,6 +102,11 @@ struct pfs_builder {
 	struct chunk_rec *chunks;
 	size_t chunks_cap;
 	struct digest_set blobs;
+	/* build -c: XXH3 of each stored chunk's raw bytes -> its seq, to find
+	 * repeated chunks before compressing them (reuse_chunk) */
+	struct pfs_u64map raws;
+	uint64_t raw_seed;
+	uint64_t repeats;
 	pthread_t *threads;
 	unsigned nthreads;
 
@@ -212,30 +219,111 @@ static void sbuf_put(struct pfs_builder *b, struct sbuf *sb)
 	free(sb);
 }
 
+/* ---- repeated chunks ------------------------------------------------------ */
+
+bool pfs_blob_holds(struct pfs_oci *oci, struct pfs_chunk_check *c,
+		    const uint8_t *digest, uint64_t size, bool compressed,
+		    const void *data, size_t len)
+{
+	size_t n;
+
+	if (pfs_oci_blob_fetch(oci, digest, size, &c->blob))
+		return false;
+	if (!compressed)
+		return c->blob.len == len && !memcmp(c->blob.data, data, len);
+	c->raw.len = 0;
+	if (!c->dctx)
+		c->dctx = ZSTD_createDCtx();
+	if (!c->dctx || pfs_buf_reserve(&c->raw, len + 1))
+		return false;
+	/* All frames at once: the seek table is a skippable frame.  One byte
+	 * of room more than expected tells a longer content apart. */
+	n = ZSTD_decompressDCtx(c->dctx, c->raw.data, len + 1, c->blob.data,
+				c->blob.len);
+	return !ZSTD_isError(n) && n == len && !memcmp(c->raw.data, data, len);
+}
+
+void pfs_chunk_check_free(struct pfs_chunk_check *c)
+{
+	ZSTD_freeDCtx(c->dctx);
+	pfs_buf_free(&c->blob);
+	pfs_buf_free(&c->raw);
+	c->dctx = NULL;
+}
+
+/* Map key of a chunk's raw bytes (0 is the map's empty slot). */
+static uint64_t raw_key(const struct pfs_builder *b, const struct job *j)
+{
+	uint64_t k = XXH3_64bits_withSeed(j->data, j->len, b->raw_seed);
+
+	return k ? k : 1;
+}
+
+/*
+ * build -c: about a quarter of /usr/lib's chunks repeat earlier ones, and
+ * compressing them again is most of the cost of such a chunk.  A chunk
+ * whose raw bytes hash like an earlier one's is given that blob if it is
+ * proven to hold the same bytes (pfs_blob_holds: read back, sha256,
+ * decompressed, compared); the hash only picks the candidate, so crafted
+ * collisions cost a check, never a wrong chunk.  The image is the same
+ * as without this: compression is deterministic.  A blob not named yet
+ * (its batch is not synced) is no candidate: the chunk is compressed.
+ */
+static bool reuse_chunk(struct pfs_builder *b, struct pfs_chunk_check *c,
+			const struct job *j, uint64_t key)
+{
+	struct chunk_rec rec;
+	uint64_t *seq;
+
+	pthread_mutex_lock(&b->lock);
+	seq = pfs_u64map_get(&b->raws, key);
+	if (seq)
+		rec = b->chunks[*seq];
+	pthread_mutex_unlock(&b->lock);
+	if (!seq || !pfs_blob_holds(b->oci, c, rec.digest, rec.stored,
+				    rec.compressed, j->data, j->len))
+		return false;
+	pthread_mutex_lock(&b->lock);
+	b->chunks[j->seq] = rec;
+	b->repeats++;
+	pthread_mutex_unlock(&b->lock);
+	return true;
+}
+
 /* ---- workers ------------------------------------------------------------------ */
 
+struct worker_ctx {
+	ZSTD_CCtx *cctx;
+	struct pfs_buf zbuf;
+	struct pfs_chunk_check check;
+};
+
 /* Compress (if asked and worth it), hash and store one chunk. */
-static int store_chunk(struct pfs_builder *b, ZSTD_CCtx *cctx,
-		       struct pfs_buf *zbuf, const struct job *j)
+static int store_chunk(struct pfs_builder *b, struct worker_ctx *w,
+		       const struct job *j)
 {
 	uint8_t digest[PFS_DIGEST_SIZE], verity[PFS_DIGEST_SIZE];
 	const uint8_t *stored = j->data;
 	size_t len = j->len;
 	bool compressed = false;
 	struct chunk_rec *rec;
+	uint64_t key = 0;
 	bool fresh;
 	int e = 0;
 
 	if (b->opts->compress) {
-		zbuf->len = 0;
-		e = pfs_seekable_compress(cctx, j->data, j->len, b->level,
-					  b->frame, zbuf);
+		key = raw_key(b, j);
+		if (reuse_chunk(b, &w->check, j, key))
+			return 0;
+		w->zbuf.len = 0;
+		e = pfs_seekable_compress(w->cctx, j->data, j->len, b->level,
+					  b->frame, &w->zbuf);
 		if (e)
 			return pfs_errf(b->log, -e, "zstd: %s", strerror(-e));
 		/* Store raw when compression does not pay, as the reference. */
-		if (zbuf->len < j->len) {
-			stored = zbuf->data;
-			len = zbuf->len;
+		if (w->zbuf.len < j->len) {
+			stored = w->zbuf.data;
+			len = w->zbuf.len;
 			compressed = true;
 		}
 	}
@@ -253,6 +341,8 @@ static int store_chunk(struct pfs_builder *b, ZSTD_CCtx *cctx,
 	fresh = !ds_find(&b->blobs, digest);
 	if (fresh)
 		e = ds_add(&b->blobs, digest, verity);
+	if (!e && key && !pfs_u64map_get(&b->raws, key))
+		e = pfs_u64map_put(&b->raws, key, j->seq);
 	pthread_mutex_unlock(&b->lock);
 	/* The first to claim a digest stores it, outside the builder's lock:
 	 * a write (and the sync of a full batch) must not stall the walker
@@ -265,8 +355,9 @@ static int store_chunk(struct pfs_builder *b, ZSTD_CCtx *cctx,
 static void *worker(void *arg)
 {
 	struct pfs_builder *b = arg;
-	ZSTD_CCtx *cctx = b->opts->compress ? ZSTD_createCCtx() : NULL;
-	struct pfs_buf zbuf = { 0 };
+	struct worker_ctx w = {
+		.cctx = b->opts->compress ? ZSTD_createCCtx() : NULL,
+	};
 	struct job j;
 	bool skip;
 	int e;
@@ -287,8 +378,8 @@ static void *worker(void *arg)
 		pthread_cond_signal(&b->has_space);
 		pthread_mutex_unlock(&b->lock);
 
-		e = skip ? 0 : (b->opts->compress && !cctx) ? -ENOMEM :
-		    store_chunk(b, cctx, &zbuf, &j);
+		e = skip ? 0 : (b->opts->compress && !w.cctx) ? -ENOMEM :
+		    store_chunk(b, &w, &j);
 
 		pthread_mutex_lock(&b->lock);
 		sbuf_put(b, j.sb);
@@ -302,8 +393,9 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&b->idle);
 		pthread_mutex_unlock(&b->lock);
 	}
-	ZSTD_freeCCtx(cctx);
-	pfs_buf_free(&zbuf);
+	ZSTD_freeCCtx(w.cctx);
+	pfs_buf_free(&w.zbuf);
+	pfs_chunk_check_free(&w.check);
 	return NULL;
 }
 
@@ -942,6 +1034,11 @@ static int builder_init(struct pfs_builder *b, const struct pfs_build_opts *o,
 	pthread_cond_init(&b->idle, NULL);
 	if (pfs_cdc_params_init(&b->cdc, PFS_CDC_MIN, PFS_CDC_AVG, PFS_CDC_MAX, 1))
 		return -EINVAL;
+	/* A seed per build keeps raw_key's collisions from being precomputed
+	 * (they would only cost checks; see reuse_chunk). */
+	if (getrandom(&b->raw_seed, sizeof(b->raw_seed), GRND_NONBLOCK) !=
+	    sizeof(b->raw_seed))
+		b->raw_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	if (b->level < ZSTD_minCLevel() || b->level > ZSTD_maxCLevel())
 		return pfs_errf(b->log, EINVAL, "zstd level %d out of range",
 				b->level);
@@ -967,6 +1064,7 @@ static void builder_free(struct pfs_builder *b)
 	free(b->threads);
 	free(b->chunks);
 	ds_free(&b->blobs);
+	pfs_u64map_free(&b->raws);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->has_job);
 	pthread_cond_destroy(&b->has_space);
@@ -1031,6 +1129,12 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 		e = write_image(&b, base, layers, nlayers, tag, manifest_verity);
 	if (opts->progress && !e)
 		opts->progress(opts->progress_arg, b.nfiles, b.nbytes);
+	if (opts->stats && !e)
+		*opts->stats = (struct pfs_build_stats){
+			.files = b.nfiles, .bytes = b.nbytes,
+			.chunks = b.next_seq, .blobs = b.blobs.n,
+			.repeats = b.repeats,
+		};
 out:
 	if (e == -ENOMEM)
 		pfs_errf(opts->log, ENOMEM, "out of memory");

@@ -7,6 +7,8 @@
 #ifndef PUZZLEFS_BUILD_H
 #define PUZZLEFS_BUILD_H
 
+#include <zstd.h>
+
 #include "image.h"
 #include "model.h"
 
@@ -47,6 +49,21 @@ struct pfs_walk {
 	uint64_t *removed;		/* delta: base inos no longer named */
 	size_t nremoved, removed_cap;
 };
+
+/*
+ * Does blob @digest (@size bytes; seekable zstd when @compressed) hold
+ * exactly @data?  Read back, sha256 checked, decompressed and compared
+ * byte for byte; any failure, a blob not (yet) there included, is a no.
+ * @c holds the scratch buffers, reused from call to call.
+ */
+struct pfs_chunk_check {
+	ZSTD_DCtx *dctx;
+	struct pfs_buf blob, raw;
+};
+bool pfs_blob_holds(struct pfs_oci *oci, struct pfs_chunk_check *c,
+		    const uint8_t *digest, uint64_t size, bool compressed,
+		    const void *data, size_t len);
+void pfs_chunk_check_free(struct pfs_chunk_check *c);
 
 int pfs_walk(struct pfs_walk *w, const char *rootfs);
 void pfs_walk_free(struct pfs_walk *w);

@@ -494,6 +494,36 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	return 0;
 }
 
+int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
+		       uint64_t size, struct pfs_buf *out)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	uint8_t got[PFS_DIGEST_SIZE];
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	blob_name(digest, name);
+	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	e = fstat(fd, &st) ? -errno : !S_ISREG(st.st_mode) ? -EINVAL :
+	    (uint64_t)st.st_size != size || size > SIZE_MAX ? -EIO : 0;
+	out->len = 0;
+	if (!e)
+		e = pfs_buf_reserve(out, (size_t)size);
+	if (!e) {
+		n = pfs_pread_full(fd, out->data, (size_t)size, 0);
+		e = n < 0 ? (int)n : (uint64_t)n != size ? -EIO : 0;
+	}
+	close(fd);
+	if (e)
+		return e;
+	out->len = (size_t)size;
+	pfs_sha256(out->data, out->len, got);
+	return memcmp(got, digest, PFS_DIGEST_SIZE) ? -EIO : 0;
+}
+
 int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
 {
 	char name[2 * PFS_DIGEST_SIZE + 1];

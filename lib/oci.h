@@ -81,6 +81,11 @@ int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest);
 int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 		      uint64_t size, size_t max, const uint8_t *verity,
 		      uint8_t **data, size_t *len);
+/* Read blob @digest, which must be @size bytes, into @out (replacing its
+ * contents) and check its sha256; quiet, for callers to which a blob that
+ * is absent or bad is not an error: -ENOENT, -EIO or another errno. */
+int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
+		       uint64_t size, struct pfs_buf *out);
 /* fs-verity measurement of an open file; -ENODATA if verity is off. */
 int pfs_measure_verity(int fd, uint8_t digest[PFS_DIGEST_SIZE]);
 /* Does the blob exist with the right content?  1 yes, 0 absent, <0 error

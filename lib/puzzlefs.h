@@ -38,6 +38,17 @@ struct pfs_build_opts {
 	/* Called now and then while data is read (may be NULL). */
 	void (*progress)(void *arg, uint64_t files, uint64_t bytes);
 	void *progress_arg;
+	struct pfs_build_stats *stats;	/* filled on success (may be NULL) */
+};
+
+struct pfs_build_stats {
+	uint64_t files;			/* regular files whose data was read */
+	uint64_t bytes;			/* bytes of file data read */
+	uint64_t chunks;		/* chunks cut from them */
+	uint64_t blobs;			/* distinct chunk blobs among them */
+	/* build -c: chunks found to repeat a stored one before they were
+	 * compressed (not compressed again) */
+	uint64_t repeats;
 };
 
 /*
