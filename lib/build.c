@@ -260,14 +260,15 @@ static uint64_t raw_key(const struct pfs_builder *b, const struct job *j)
 }
 
 /*
- * build -c: about a quarter of /usr/lib's chunks repeat earlier ones, and
- * compressing them again is most of the cost of such a chunk.  A chunk
- * whose raw bytes hash like an earlier one's is given that blob if it is
- * proven to hold the same bytes (pfs_blob_holds: read back, sha256,
+ * build -c: trees repeat content (the same file under several names or in
+ * several packages, runs of zeros in binaries), and compressing a repeated
+ * chunk again only to find its blob stored already is most of its cost.
+ * A chunk whose raw bytes hash like an earlier one's is given that blob if
+ * it is proven to hold the same bytes (pfs_blob_holds: read back, sha256,
  * decompressed, compared); the hash only picks the candidate, so crafted
- * collisions cost a check, never a wrong chunk.  The image is the same
- * as without this: compression is deterministic.  A blob not named yet
- * (its batch is not synced) is no candidate: the chunk is compressed.
+ * collisions cost a check, never a wrong chunk.  The image is the same as
+ * without this: compression is deterministic.  A blob not named yet (its
+ * batch is not synced) is no candidate: the chunk is compressed.
  */
 static bool reuse_chunk(struct pfs_builder *b, struct pfs_chunk_check *c,
 			const struct job *j, uint64_t key)

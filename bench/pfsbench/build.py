@@ -82,7 +82,7 @@ def bench_corpus(ctx, name, tools, runs):
         for t in tools:
             m = run_tool(ctx, t, c["path"], f"{name}/{t.replace(' ', '')}.{r}")
             log(f"  {name} {t} #{r + 1}: {m['wall']:.2f} s, "
-                f"{m['bytes'] / 1e6:.1f} MB, {m['rss_kb'] / 1024:.0f} MiB RSS, "
+                f"{m['bytes'] / 1e6:.1f} MB, {(m['rss_kb'] or 0) / 1024:.0f} MiB RSS, "
                 f"{m['threads']} threads, {m['cores']:.2f} cores")
             raw[t].append(m)
     res = {}

@@ -8,6 +8,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -103,41 +104,58 @@ def tree_threads(root):
 
 class Sampler(threading.Thread):
     """Samples the thread count of a process tree four times a second:
-    cheap enough not to disturb what it watches (a /proc scan is ~1 ms)."""
+    cheap enough not to disturb what it watches (a /proc scan is ~1 ms).
+    @wrapper: the root is a one-thread wrapper whose thread is not counted."""
 
-    def __init__(self, pid, period=0.25):
+    def __init__(self, pid, period=0.25, wrapper=False):
         super().__init__(daemon=True)
         self.pid, self.period, self.max = pid, period, 0
+        self.skip = 1 if wrapper else 0
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.wait(self.period):
-            self.max = max(self.max, tree_threads(self.pid))
+            self.max = max(self.max, tree_threads(self.pid) - self.skip)
 
 
 def measure(cmd, cwd=None, env=None, stdout=subprocess.DEVNULL, stdin=None):
     """Run argv (a string runs through sh -c) and return wall seconds, CPU
     seconds (user, sys, all descendants that were waited for), peak RSS in
-    KiB (of the largest single process, as GNU time reports it), the most
-    threads seen at once in the tree, and the average cores used."""
+    KiB (of the largest single process), the most threads seen at once in
+    the tree, and the average cores used.
+
+    The peak RSS comes from GNU time wrapped around the command: Linux
+    carries the high-water RSS of the memory a process had before exec
+    over into its own, so a child forked from this Python process (which
+    grows to ~140 MB holding corpus listings) would report at least that
+    much.  time's own memory is small and fresh, its child's figure clean."""
     if isinstance(cmd, str):
         cmd = ["/bin/sh", "-c", cmd]
+    fd, rss_file = tempfile.mkstemp(prefix="pfs-bench-rss-")
+    os.close(fd)
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=stdout,
+    p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", rss_file]
+                         + list(cmd), cwd=cwd, env=env, stdout=stdout,
                          stderr=subprocess.PIPE, stdin=stdin)
-    s = Sampler(p.pid)
+    s = Sampler(p.pid, wrapper=True)
     s.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.monotonic() - t0
     s.stop.set()
     err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
+    try:
+        with open(rss_file) as f:
+            rss_kb = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        rss_kb = None
+    os.unlink(rss_file)
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err[-2000:]}")
     cpu = ru.ru_utime + ru.ru_stime
     return {"wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime,
-            "rss_kb": ru.ru_maxrss, "threads": s.max,
+            "rss_kb": rss_kb, "threads": s.max,
             "cores": cpu / wall if wall > 0 else 0.0}
 
 
