@@ -34,6 +34,15 @@
  */
 #define BUILD_FRAME (32u << 10)
 #define READ_MAX (1u << 20)		/* walker reads at most this at once */
+/*
+ * Chunks queued for the workers: about one stream window's worth.  The
+ * walker's pace varies with the tree (a run of small files is slow to
+ * read, a big file fast) and so does the workers' (with -c, how well the
+ * data compresses): a deep queue lets one side run ahead while the other
+ * is slow.  With two jobs per worker they waited on each other, and
+ * build -c took 4-8% longer (bench/notes/optimizations.md).
+ */
+#define QUEUE_JOBS 64
 #define SPARE_BUFS 2
 
 struct chunk_rec {
@@ -457,7 +466,8 @@ static int start_workers(struct pfs_builder *b)
 
 		n = cpus > 0 ? (unsigned)cpus : 1;
 	}
-	b->ring_cap = 2 * (size_t)n + 2;
+	b->ring_cap = 2 * (size_t)n + 2 > QUEUE_JOBS ? 2 * (size_t)n + 2 :
+		      QUEUE_JOBS;
 	b->ring = calloc(b->ring_cap, sizeof(*b->ring));
 	b->threads = calloc(n, sizeof(*b->threads));
 	if (!b->ring || !b->threads)
