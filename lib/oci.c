@@ -429,27 +429,56 @@ int pfs_measure_verity(int fd, uint8_t digest[PFS_DIGEST_SIZE])
 	return 0;
 }
 
+/* Size of an open blob, which must be a regular file. */
+static int blob_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Read exactly @len bytes of a blob and check them against its @digest:
+ * 0, a negative errno from the read, or 1 for other content. */
+static int read_checked(int fd, const uint8_t *digest, uint8_t *buf,
+			size_t len)
+{
+	uint8_t got[PFS_DIGEST_SIZE];
+	ssize_t n = pfs_pread_full(fd, buf, len, 0);
+
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != len)
+		return -EIO;
+	pfs_sha256(buf, len, got);
+	return memcmp(got, digest, PFS_DIGEST_SIZE) ? 1 : 0;
+}
+
 int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 		      uint64_t size, size_t max, const uint8_t *verity,
 		      uint8_t **data, size_t *len)
 {
 	char name[2 * PFS_DIGEST_SIZE + 1];
 	uint8_t got[PFS_DIGEST_SIZE];
-	struct stat st;
-	ssize_t n;
+	uint64_t have = 0;
 	int fd, e;
 
 	blob_name(digest, name);
 	fd = pfs_oci_blob_open(oci, digest);
 	if (fd < 0)
 		return fd;
-	e = fstat(fd, &st) ? -errno : !S_ISREG(st.st_mode) ? -EINVAL :
-	    (uint64_t)st.st_size > max ? -EFBIG : 0;
-	if (!e && size != UINT64_MAX && (uint64_t)st.st_size != size) {
+	e = blob_size(fd, &have);
+	if (!e && have > max)
+		e = -EFBIG;
+	if (!e && size != UINT64_MAX && have != size) {
 		close(fd);
 		return pfs_errf(oci->log, EIO,
 				"%s: blob %s: size %llu, descriptor says %llu",
-				oci->path, name, (unsigned long long)st.st_size,
+				oci->path, name, (unsigned long long)have,
 				(unsigned long long)size);
 	}
 	/* Measure and read through one descriptor: what is checked is
@@ -465,32 +494,24 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 		}
 	}
 	if (!e) {
-		*data = malloc((size_t)st.st_size + 1);
-		e = *data ? 0 : -ENOMEM;
-	}
-	if (!e) {
-		n = pfs_pread_full(fd, *data, (size_t)st.st_size, 0);
-		e = n == st.st_size ? 0 : n < 0 ? (int)n : -EIO;
+		*data = malloc((size_t)have + 1);
+		e = *data ? read_checked(fd, digest, *data, (size_t)have) :
+		    -ENOMEM;
 		if (e) {
 			free(*data);
 			*data = NULL;
-		} else {
-			(*data)[n] = 0;
 		}
 	}
 	close(fd);
-	if (e)
-		return pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path,
-				name, strerror(-e));
-	*len = (size_t)st.st_size;
-	pfs_sha256(*data, *len, got);
-	if (memcmp(got, digest, PFS_DIGEST_SIZE)) {
-		free(*data);
-		*data = NULL;
+	if (e == 1)
 		return pfs_errf(oci->log, EIO,
 				"%s: blob %s: content does not match its sha256",
 				oci->path, name);
-	}
+	if (e)
+		return pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path,
+				name, strerror(-e));
+	(*data)[have] = 0;
+	*len = (size_t)have;
 	return 0;
 }
 
@@ -498,30 +519,26 @@ int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 		       uint64_t size, struct pfs_buf *out)
 {
 	char name[2 * PFS_DIGEST_SIZE + 1];
-	uint8_t got[PFS_DIGEST_SIZE];
-	struct stat st;
-	ssize_t n;
+	uint64_t have = 0;
 	int fd, e;
 
 	blob_name(digest, name);
 	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	e = fstat(fd, &st) ? -errno : !S_ISREG(st.st_mode) ? -EINVAL :
-	    (uint64_t)st.st_size != size || size > SIZE_MAX ? -EIO : 0;
 	out->len = 0;
+	e = blob_size(fd, &have);
+	if (!e && (have != size || size > SIZE_MAX))
+		e = -EIO;
 	if (!e)
 		e = pfs_buf_reserve(out, (size_t)size);
-	if (!e) {
-		n = pfs_pread_full(fd, out->data, (size_t)size, 0);
-		e = n < 0 ? (int)n : (uint64_t)n != size ? -EIO : 0;
-	}
+	if (!e)
+		e = read_checked(fd, digest, out->data, (size_t)size);
 	close(fd);
 	if (e)
-		return e;
+		return e < 0 ? e : -EIO;
 	out->len = (size_t)size;
-	pfs_sha256(out->data, out->len, got);
-	return memcmp(got, digest, PFS_DIGEST_SIZE) ? -EIO : 0;
+	return 0;
 }
 
 int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
@@ -529,7 +546,6 @@ int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
 	char name[2 * PFS_DIGEST_SIZE + 1];
 	uint8_t got[PFS_DIGEST_SIZE];
 	uint64_t size;
-	struct stat st;
 	int fd, e;
 
 	blob_name(digest, name);
@@ -539,7 +555,7 @@ int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
 	if (fd < 0)
 		return pfs_errf(oci->log, errno, "%s: blob %s: %s", oci->path,
 				name, strerror(errno));
-	e = fstat(fd, &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	e = blob_size(fd, &size);
 	if (!e)
 		e = hash_fd(fd, got, &size);
 	close(fd);
