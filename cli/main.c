@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "../lib/util.h"
 #include "cli.h"
 
@@ -135,6 +137,9 @@ int main(int argc, char **argv)
 	struct cli cli = { .cmd = "puzzlefs" };
 	size_t i;
 
+	/* The one thing asked of OpenSSL is SHA-256; reading its config file
+	 * (engines, providers, TLS policy) would only slow every start. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	cli.log.fn = log_to_stderr;
 	cli.log.arg = &cli;
 	if (argc < 2) {

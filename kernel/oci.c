@@ -42,8 +42,11 @@ struct file *pfs_blob_open(struct pfs_sb_info *sbi, const u8 *digest)
 	bin2hex(name, digest, PFS_DIGEST_LEN);
 	name[2 * PFS_DIGEST_LEN] = 0;
 	old = override_creds(sbi->cred);
+	/* O_NONBLOCK: a FIFO planted under a blob's name must not make the
+	 * open wait for a writer; it is refused just below. */
 	file = file_open_root(&sbi->blobs, name,
-			      O_RDONLY | O_LARGEFILE | O_NOFOLLOW, 0);
+			      O_RDONLY | O_LARGEFILE | O_NOFOLLOW | O_NONBLOCK,
+			      0);
 	revert_creds(old);
 	if (IS_ERR(file)) {
 		pfs_err(sbi, "blob %s: cannot open: %ld", name, PTR_ERR(file));
@@ -54,6 +57,9 @@ struct file *pfs_blob_open(struct pfs_sb_info *sbi, const u8 *digest)
 		fput(file);
 		return ERR_PTR(-EIO);
 	}
+	spin_lock(&file->f_lock);
+	file->f_flags &= ~O_NONBLOCK;
+	spin_unlock(&file->f_lock);
 	return file;
 }
 

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
-#include <math.h>
 
 #include "fastcdc.h"
 #include "fastcdc_gear.h"
@@ -25,7 +24,11 @@ int pfs_cdc_params_init(struct pfs_cdc_params *p, uint32_t min, uint32_t avg,
 	if (min < 64 || min > 1048576 || avg < 256 || avg > 4194304 ||
 	    max < 1024 || max > 16777216 || level > 3)
 		return -EINVAL;
-	bits = (unsigned)lround(log2((double)avg));
+	/* round(log2(avg)): avg is a power of two in practice, and past
+	 * 2^b * sqrt(2), that is avg^2 >= 2^(2b+1), it rounds up. */
+	bits = 31 - (unsigned)__builtin_clz(avg);
+	if ((uint64_t)avg * avg >= 1ull << (2 * bits + 1))
+		bits++;
 	if (bits + level > 25 || bits < level + 5)
 		return -EINVAL;
 	p->min = min;

@@ -216,7 +216,7 @@ static void check_blobs(struct fsck *f, struct pfs_image *img)
 		const struct pfs_desc *d = &img->manifest.chunks[i];
 
 		if (pfs_oci_blob_read(img->oci, d->digest, d->size, 1u << 30,
-				      NULL, &data, &len) == 0)
+				      NULL, &data, &len, NULL) == 0)
 			free(data);
 	}
 	for (i = 0; i < r->verity.count; i++) {
@@ -227,7 +227,7 @@ static void check_blobs(struct fsck *f, struct pfs_image *img)
 			continue;
 		pfs_hex(d, PFS_DIGEST_SIZE, hex);
 		if (pfs_oci_blob_read(img->oci, d, UINT64_MAX, 1u << 30, NULL,
-				      &data, &len))
+				      &data, &len, NULL))
 			continue;
 		pfs_verity_digest(data, len, got);
 		free(data);
@@ -308,7 +308,7 @@ static void check_store(struct fsck *f, struct pfs_oci *oci)
 			continue;
 		}
 		if (pfs_oci_blob_read(oci, digest, UINT64_MAX, SIZE_MAX >> 1,
-				      NULL, &data, &len) == 0)
+				      NULL, &data, &len, NULL) == 0)
 			free(data);
 	}
 	closedir(dir);

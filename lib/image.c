@@ -613,10 +613,35 @@ static int expected_verity(void *arg, const uint8_t *digest, uint8_t *verity)
  * manifest lists every chunk, and building a JSON tree of it would be most
  * of the time a mount takes.  The chunk layers are parsed when a tool asks
  * for them (pfs_image_chunk_layers).
+ *
+ * The rootfs is the largest read of a mount.  Its digest is taken from the
+ * manifest's bytes before they are checked, only to start that read early
+ * (prefetch_rootfs): the checks and the hashing of the manifest then run
+ * while the disk works.  Nothing read is trusted before it is checked.
  */
+struct rootfs_peek {
+	struct pfs_image *img;
+	struct pfs_manifest_rootfs mr;
+	int e;
+	bool done;
+};
+
+/* The scan is kept: once the same bytes pass their check, it holds. */
+static void prefetch_rootfs(void *arg, const uint8_t *json, size_t len)
+{
+	struct rootfs_peek *p = arg;
+
+	p->e = pfs_manifest_find_rootfs(json, len, &p->mr);
+	p->done = true;
+	if (!p->e && p->mr.size <= MAX_ROOTFS)
+		pfs_oci_blob_prefetch(p->img->oci, p->mr.digest, p->mr.size);
+}
+
 static int load_manifest(struct pfs_image *img, const uint8_t *verity)
 {
-	struct pfs_manifest_rootfs mr;
+	struct rootfs_peek rp = { .img = img };
+	struct pfs_blob_peek peek = { prefetch_rootfs, &rp };
+	struct pfs_manifest_rootfs *mr = &rp.mr;
 	char hex[2 * PFS_DIGEST_SIZE + 1];
 	int e;
 
@@ -625,10 +650,11 @@ static int load_manifest(struct pfs_image *img, const uint8_t *verity)
 		e = pfs_oci_blob_read(img->oci, img->manifest_desc.digest,
 				      img->manifest_desc.size, PFS_MAX_JSON,
 				      verity, &img->manifest_json,
-				      &img->manifest_len);
+				      &img->manifest_len, &peek);
 	if (e)
 		return e;
-	e = pfs_manifest_find_rootfs(img->manifest_json, img->manifest_len, &mr);
+	e = rp.done ? rp.e : pfs_manifest_find_rootfs(img->manifest_json,
+						      img->manifest_len, mr);
 	if (e) {
 		pfs_hex(img->manifest_desc.digest, PFS_DIGEST_SIZE, hex);
 		return pfs_errf(&img->log, EINVAL,
@@ -637,10 +663,10 @@ static int load_manifest(struct pfs_image *img, const uint8_t *verity)
 				e == -ENOENT ? "missing PuzzleFS rootfs layer" :
 				"malformed JSON or rootfs descriptor");
 	}
-	memcpy(img->manifest.rootfs.digest, mr.digest, PFS_DIGEST_SIZE);
-	img->manifest.rootfs.size = mr.size;
-	img->manifest.has_verity = mr.has_verity;
-	memcpy(img->manifest.rootfs_verity, mr.verity, PFS_DIGEST_SIZE);
+	memcpy(img->manifest.rootfs.digest, mr->digest, PFS_DIGEST_SIZE);
+	img->manifest.rootfs.size = mr->size;
+	img->manifest.has_verity = mr->has_verity;
+	memcpy(img->manifest.rootfs_verity, mr->verity, PFS_DIGEST_SIZE);
 	return 0;
 }
 
@@ -671,7 +697,7 @@ static int load_rootfs(struct pfs_image *img, const uint8_t *verity)
 
 	e = pfs_oci_blob_read(img->oci, img->manifest.rootfs.digest,
 			      img->manifest.rootfs.size, MAX_ROOTFS, verity,
-			      &img->rootfs_buf, &img->rootfs_len);
+			      &img->rootfs_buf, &img->rootfs_len, NULL);
 	if (e)
 		return e;
 	img->rfs.report = report;

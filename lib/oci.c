@@ -228,6 +228,10 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
 				   "manifests");
 		return *index ? 0 : -ENOMEM;
 	}
+	if (e == -EINVAL)
+		return pfs_errf(oci->log, EINVAL,
+				"%s: index.json: not a regular file",
+				oci->path);
 	if (e)
 		return oci_err(oci, -e, "index.json");
 	v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -369,13 +373,21 @@ static void blob_name(const uint8_t *digest, char *name)
 	pfs_hex(digest, PFS_DIGEST_SIZE, name);
 }
 
+/* O_NONBLOCK: a FIFO planted under a blob's name must not hang the open
+ * (regular files ignore the flag; anything else is refused later). */
+static int open_blob(struct pfs_oci *oci, const char *name)
+{
+	return openat(oci->blobs_fd, name,
+		      O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
 int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest)
 {
 	char name[2 * PFS_DIGEST_SIZE + 1];
 	int fd;
 
 	blob_name(digest, name);
-	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_blob(oci, name);
 	if (fd < 0)
 		return pfs_errf(oci->log, errno, "%s: blob %s: %s", oci->path,
 				name, strerror(errno));
@@ -442,25 +454,61 @@ static int blob_size(int fd, uint64_t *size)
 	return 0;
 }
 
-/* Read exactly @len bytes of a blob and check them against its @digest:
- * 0, a negative errno from the read, or 1 for other content. */
-static int read_checked(int fd, const uint8_t *digest, uint8_t *buf,
-			size_t len)
+/* Blobs larger than this are read in pieces of this size, each hashed
+ * while the kernel reads the next ones (started by pfs_prefetch). */
+#define READ_STEP (1u << 20)
+
+static int read_exact(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
-	uint8_t got[PFS_DIGEST_SIZE];
-	ssize_t n = pfs_pread_full(fd, buf, len, 0);
+	ssize_t n = pfs_pread_full(fd, buf, len, (off_t)off);
 
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != len)
-		return -EIO;
-	pfs_sha256(buf, len, got);
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Read exactly @len bytes of a blob and check them against its @digest:
+ * 0, a negative errno from the read, or 1 for other content.  @peek sees
+ * all the bytes before any is hashed (so then there is one piece). */
+static int read_checked(int fd, const uint8_t *digest, uint8_t *buf,
+			size_t len, const struct pfs_blob_peek *peek)
+{
+	size_t step = peek ? len : READ_STEP, off, n;
+	uint8_t got[PFS_DIGEST_SIZE];
+	struct pfs_sha256_ctx *c;
+	int e = 0;
+
+	if (len <= READ_STEP && !peek) {
+		e = read_exact(fd, buf, len, 0);
+		if (!e)
+			pfs_sha256(buf, len, got);
+	} else {
+		pfs_prefetch(fd, len);
+		/* Made before the first read, so that the crypto library's
+		 * first use overlaps the I/O just started. */
+		c = pfs_sha256_new();
+		if (!c)
+			return -ENOMEM;
+		for (off = 0; off < len && !e; off += n) {
+			n = len - off < step ? len - off : step;
+			e = read_exact(fd, buf + off, n, off);
+			if (!e && peek)
+				peek->fn(peek->arg, buf, len);
+			if (!e)
+				pfs_sha256_update(c, buf + off, n);
+		}
+		pfs_sha256_final(c, got);
+		pfs_sha256_free(c);
+	}
+	if (e)
+		return e;
 	return memcmp(got, digest, PFS_DIGEST_SIZE) ? 1 : 0;
 }
 
 int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 		      uint64_t size, size_t max, const uint8_t *verity,
-		      uint8_t **data, size_t *len)
+		      uint8_t **data, size_t *len,
+		      const struct pfs_blob_peek *peek)
 {
 	char name[2 * PFS_DIGEST_SIZE + 1];
 	uint8_t got[PFS_DIGEST_SIZE];
@@ -472,6 +520,12 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	if (fd < 0)
 		return fd;
 	e = blob_size(fd, &have);
+	if (e == -EINVAL) {
+		close(fd);
+		return pfs_errf(oci->log, EINVAL,
+				"%s: blob %s: not a regular file", oci->path,
+				name);
+	}
 	if (!e && have > max)
 		e = -EFBIG;
 	if (!e && size != UINT64_MAX && have != size) {
@@ -495,7 +549,8 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	}
 	if (!e) {
 		*data = malloc((size_t)have + 1);
-		e = *data ? read_checked(fd, digest, *data, (size_t)have) :
+		e = *data ? read_checked(fd, digest, *data, (size_t)have,
+				     peek) :
 		    -ENOMEM;
 		if (e) {
 			free(*data);
@@ -523,7 +578,7 @@ int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 	int fd, e;
 
 	blob_name(digest, name);
-	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_blob(oci, name);
 	if (fd < 0)
 		return -errno;
 	out->len = 0;
@@ -533,12 +588,28 @@ int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 	if (!e)
 		e = pfs_buf_reserve(out, (size_t)size);
 	if (!e)
-		e = read_checked(fd, digest, out->data, (size_t)size);
+		e = read_checked(fd, digest, out->data, (size_t)size, NULL);
 	close(fd);
 	if (e)
 		return e < 0 ? e : -EIO;
 	out->len = (size_t)size;
 	return 0;
+}
+
+void pfs_oci_blob_prefetch(struct pfs_oci *oci, const uint8_t *digest,
+			   uint64_t max)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	uint64_t size = 0;
+	int fd;
+
+	blob_name(digest, name);
+	fd = open_blob(oci, name);
+	if (fd < 0)
+		return;
+	if (!blob_size(fd, &size))
+		pfs_prefetch(fd, size < max ? size : max);
+	close(fd);
 }
 
 int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
@@ -549,7 +620,7 @@ int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest)
 	int fd, e;
 
 	blob_name(digest, name);
-	fd = openat(oci->blobs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_blob(oci, name);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
 	if (fd < 0)

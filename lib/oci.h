@@ -75,12 +75,23 @@ int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 
 /* Open a blob read-only; -ENOENT with a message naming it if absent. */
 int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest);
+/* Sees a blob's bytes once they are read and before their sha256 is
+ * checked: for hints only (prefetching what they name), never for trust. */
+struct pfs_blob_peek {
+	void (*fn)(void *arg, const uint8_t *data, size_t len);
+	void *arg;
+};
 /* Read a whole blob (at most @max bytes), checking its size (unless
  * @size is UINT64_MAX), its sha256 and, when @verity is set, that the file
- * has fs-verity enabled with that digest. */
+ * has fs-verity enabled with that digest.  @peek may be NULL. */
 int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 		      uint64_t size, size_t max, const uint8_t *verity,
-		      uint8_t **data, size_t *len);
+		      uint8_t **data, size_t *len,
+		      const struct pfs_blob_peek *peek);
+/* Start reading blob @digest (its first @max bytes at most) into the page
+ * cache, if it exists: a hint. */
+void pfs_oci_blob_prefetch(struct pfs_oci *oci, const uint8_t *digest,
+			   uint64_t max);
 /* Read blob @digest, which must be @size bytes, into @out (replacing its
  * contents) and check its sha256; quiet, for callers to which a blob that
  * is absent or bad is not an error: -ENOENT, -EIO or another errno. */

@@ -138,6 +138,19 @@ ssize_t pfs_pread_full(int fd, void *buf, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
+void pfs_prefetch(int fd, uint64_t len)
+{
+	/* The kernel trims one WILLNEED to its readahead window (128 KiB by
+	 * default), so a large file is asked for window by window. */
+	const uint64_t win = 128 << 10;
+	uint64_t off;
+
+	for (off = 0; off < len; off += win)
+		if (posix_fadvise(fd, (off_t)off, (off_t)win,
+				  POSIX_FADV_WILLNEED))
+			break;
+}
+
 int pfs_write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -163,7 +176,8 @@ int pfs_read_file_at(int dirfd, const char *path, size_t max, uint8_t **data,
 	ssize_t n;
 	int fd, e;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in its place must not hang the open. */
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st)) {

@@ -33,6 +33,9 @@ void pfs_sha256_free(struct pfs_sha256_ctx *c);
 
 /* Full reads and writes that retry on EINTR and short transfers. */
 ssize_t pfs_pread_full(int fd, void *buf, size_t len, off_t off);
+/* Start reading the first @len bytes of @fd into the page cache, without
+ * waiting: a hint, errors are ignored. */
+void pfs_prefetch(int fd, uint64_t len);
 int pfs_write_full(int fd, const void *buf, size_t len);
 /* Read a whole file relative to dirfd, refusing more than @max bytes. */
 int pfs_read_file_at(int dirfd, const char *path, size_t max, uint8_t **data,

@@ -189,6 +189,36 @@ def test_missing_blobs(pfs, image, tmp_path):
     fails(pfs, "dump", f"{image.path}:t", names=[manifest])
 
 
+def test_fifo_in_place_of_a_file(pfs, image, tmp_path):
+    """A FIFO under a blob's name or as index.json: opening it must not
+    wait for a writer; the command names it and fails."""
+    def fifo(path):
+        os.unlink(path)
+        os.mkfifo(path)
+
+    def fails_soon(*args, names):
+        r = pfs.run(*args, check=False, timeout=60)
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode == 1, (args, r.returncode, err)
+        for n in names:
+            assert n in err, (n, err)
+        return err
+
+    chunk = text_chunk(pfs, image)
+    fifo(image.blob_path(chunk))
+    fails_soon("cat", f"{image.path}:t", "/text", names=[chunk])
+    rootfs = image.rootfs_digest("t")
+    fifo(image.blob_path(rootfs))
+    err = fails_soon("ls", f"{image.path}:t", names=[rootfs])
+    assert "not a regular file" in err
+    manifest = image.manifest_digest("t")
+    fifo(image.blob_path(manifest))
+    fails_soon("ls", f"{image.path}:t", names=[manifest])
+    fifo(os.path.join(image.path, "index.json"))
+    err = fails_soon("ls", f"{image.path}:t", names=["index.json"])
+    assert "not a regular file" in err
+
+
 def test_damaged_blobs_on_disk(pfs, image, tmp_path):
     """Blobs whose content no longer matches their name."""
     chunk = text_chunk(pfs, image)

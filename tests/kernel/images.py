@@ -219,7 +219,8 @@ def corrupt_case_names():
         names += [f"{kind}-mut{i}" for i in range(12)]
         names += [f"{kind}-{n}" for n in (
             "version", "rootfs-flip", "manifest-trunc", "manifest-norootfs",
-            "manifest-size", "chunk-flip", "chunk-missing", "chunk-short")]
+            "manifest-size", "chunk-flip", "chunk-missing", "chunk-fifo",
+            "rootfs-fifo", "chunk-short")]
         if kind == "zstd":
             names += [f"zstd-{n}" for n in ("seek-magic", "seek-count",
                                             "seek-dsize", "seek-csize",
@@ -312,6 +313,17 @@ def make_corrupt(pfs, stage, tmp):
         os.unlink(blob(d, chunk))
         add(f"{kind}-chunk-missing", f"image_manifest={man}",
             f"eio:{path}:ok:{other}")
+        # FIFOs under a chunk's and the rootfs's names: refused at once, no
+        # open waiting for a writer (mke2fs -d keeps them as FIFOs).
+        d = case(f"{kind}-chunk-fifo", kind)
+        os.unlink(blob(d, chunk))
+        os.mkfifo(blob(d, chunk))
+        add(f"{kind}-chunk-fifo", f"image_manifest={man}",
+            f"eio:{path}:ok:{other}")
+        d = case(f"{kind}-rootfs-fifo", kind)
+        os.unlink(blob(d, rootfs))
+        os.mkfifo(blob(d, rootfs))
+        add(f"{kind}-rootfs-fifo", f"image_manifest={man}", "mountfail")
 
         # Chunks replaced by valid blobs (own names) that are wrong inside:
         # the rootfs is patched to point at them.
