@@ -277,7 +277,8 @@ static uint64_t raw_key(const struct pfs_builder *b, const struct job *j)
  * decompressed, compared); the hash only picks the candidate, so crafted
  * collisions cost a check, never a wrong chunk.  The image is the same as
  * without this: compression is deterministic.  A blob not named yet (its
- * batch is not synced) is no candidate: the chunk is compressed.
+ * batch is not synced) is read through its descriptor; only one that the
+ * syncer is naming right then is missed, and the chunk is compressed.
  */
 static bool reuse_chunk(struct pfs_builder *b, struct pfs_chunk_check *c,
 			const struct job *j, uint64_t key)

@@ -570,6 +570,42 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	return 0;
 }
 
+static int find_dup(const struct pfs_pending *v, size_t n,
+		    const uint8_t *digest)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; v && i < n; i++) {
+		if (memcmp(v[i].digest, digest, PFS_DIGEST_SIZE))
+			continue;
+		fd = fcntl(v[i].fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	return -ENOENT;
+}
+
+/*
+ * A descriptor of blob @digest while it waits, unnamed, for its batch to be
+ * synced: a dup taken under the lock that keeps the entry alive, so that
+ * the syncer may link and close its own meanwhile.  -ENOENT if it is not
+ * waiting (or is being synced right now).
+ */
+static int pending_dup(struct pfs_oci *oci, const uint8_t *digest)
+{
+	int fd;
+
+	pthread_mutex_lock(&oci->put_lock);
+	fd = find_dup(oci->pending, oci->npending, digest);
+	pthread_mutex_unlock(&oci->put_lock);
+	if (fd != -ENOENT)
+		return fd;
+	pthread_mutex_lock(&oci->sync_lock);
+	fd = find_dup(oci->sync_batch, oci->sync_n, digest);
+	pthread_mutex_unlock(&oci->sync_lock);
+	return fd;
+}
+
 int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 		       uint64_t size, struct pfs_buf *out)
 {
@@ -579,8 +615,12 @@ int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 
 	blob_name(digest, name);
 	fd = open_blob(oci, name);
+	if (fd < 0 && errno == ENOENT)
+		fd = pending_dup(oci, digest);
+	else if (fd < 0)
+		fd = -errno;
 	if (fd < 0)
-		return -errno;
+		return fd;
 	out->len = 0;
 	e = blob_size(fd, &have);
 	if (!e && (have != size || size > SIZE_MAX))

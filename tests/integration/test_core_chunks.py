@@ -327,7 +327,6 @@ def test_repeated_chunks(pfs, tmp_path):
     assert one["repeats"] <= one["chunks"] - one["blobs"]
     files, _ = dumped_files(pfs, tmp_path / "two", "t")
     # One stream: a copy's first and last chunks straddle its neighbours;
-    # FastCDC finds the first copy's cuts again after that.
     # FastCDC finds the first copy's cuts again within a few chunks.
     seen = {c["digest"] for c in files[b"a-first"]}
     new = {f: [i for i, c in enumerate(files[f]) if c["digest"] not in seen]
@@ -342,3 +341,25 @@ def test_repeated_chunks(pfs, tmp_path):
     for name in ("a-first", "b-copy", "c-near", "d-other"):
         assert (out / name).read_bytes() == (root / name).read_bytes()
     pfs.run("fsck", f"{tmp_path / 'two'}:t")
+
+
+def test_repeated_chunks_not_synced_yet(pfs, tmp_path):
+    """A copy right after its original: the first copy's blobs are still
+    waiting for their batch's sync (far fewer than 256), and are read
+    through their descriptors to prove the repeats."""
+    rng = random.Random(8)
+    root = tmp_path / "tree"
+    root.mkdir()
+    data = words(rng, 4 << 20)
+    (root / "a").write_bytes(data)
+    (root / "b").write_bytes(data)
+    out = pfs.run("build", "--json", "-c", "-j", "1", root,
+                  f"{tmp_path / 'oci'}:t").stdout
+    r = json.loads(out)
+    assert r["blobs"] < r["chunks"] < 256
+    # With one worker the copy's chunks come after every blob of the
+    # original is stored: each repeat but the straddling ones is caught.
+    assert r["repeats"] >= r["chunks"] - r["blobs"] - 2
+    pfs.run("extract", f"{tmp_path / 'oci'}:t", tmp_path / "out")
+    for name in ("a", "b"):
+        assert (tmp_path / "out" / name).read_bytes() == data

@@ -89,6 +89,18 @@ int main(void)
 	corrupt(dir, &rs);
 	CHECK(!pfs_blob_holds(oci, &chk, rs.digest, rs.size, false, b, LEN));
 
+	/* A blob still waiting, unnamed, for its batch's sync is read through
+	 * its descriptor: the same proof, before and after it is named. */
+	a[0] ^= 1;
+	z.len = 0;
+	CHECK(pfs_seekable_compress(cctx, a, LEN, 3, 32u << 10, &z) == 0);
+	put(oci, z.data, z.len, &zs);
+	CHECK(pfs_blob_holds(oci, &chk, zs.digest, zs.size, true, a, LEN));
+	CHECK(!pfs_blob_holds(oci, &chk, zs.digest, zs.size, true, b, LEN));
+	CHECK(!pfs_blob_holds(oci, &chk, zs.digest, zs.size + 1, true, a, LEN));
+	CHECK(pfs_oci_sync(oci) == 0);
+	CHECK(pfs_blob_holds(oci, &chk, zs.digest, zs.size, true, a, LEN));
+
 	pfs_chunk_check_free(&chk);
 	pfs_buf_free(&z);
 	ZSTD_freeCCtx(cctx);
