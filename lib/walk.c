@@ -358,15 +358,26 @@ static int add_link(struct walker *k, const struct stat *st, uint64_t pino)
 	return 0;
 }
 
-static int open_file(struct walker *k, int dirfd, const char *name)
+/* Open the regular file @st said @name was.  O_NONBLOCK: should a FIFO
+ * take its place meanwhile, the open must not wait for a writer; what was
+ * opened must still be that file. */
+static int open_file(struct walker *k, int dirfd, const char *name,
+		     const struct stat *st)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-			O_NOATIME);
+	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = openat(dirfd, name, flags | O_NOATIME);
+	struct stat now;
 
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dirfd, name, flags);
 	if (fd < 0)
 		return werr(k, errno, NULL);
+	if (fstat(fd, &now) || !S_ISREG(now.st_mode) ||
+	    now.st_ino != st->st_ino || now.st_dev != st->st_dev) {
+		close(fd);
+		return pfs_errf(k->w->log, EAGAIN,
+				"%s: replaced while the build ran", k->path);
+	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	return fd;
 }
@@ -597,7 +608,7 @@ static int fill_node(struct walker *k, int dirfd, struct child *ch,
 	int fd = -1, e;
 
 	if (S_ISREG(ch->st.st_mode)) {
-		fd = open_file(k, dirfd, ch->name);
+		fd = open_file(k, dirfd, ch->name, &ch->st);
 		if (fd < 0)
 			return fd;
 	}

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import struct
 import subprocess
 
@@ -106,6 +107,31 @@ def test_build_unreadable(pfs, src, nobody_tmp):
     assert pfs.run("tags", f"{top}/oci").stdout == b""
     os.chmod(f"{top}/src/dir", 0o755)
     assert build().returncode == 0
+
+
+def test_build_file_replaced_by_fifo(pfs, tmp_path):
+    """A regular file replaced by a FIFO between the walker's lstat and its
+    open (swap_preload.c renames one over it at the open): the build fails
+    at once, naming the file, instead of waiting for a writer."""
+    shim = tmp_path / "swap.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                    os.path.join(TOP, "tests", "integration", "swap_preload.c"),
+                    "-ldl"], check=True)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"a" * 1000)
+    (src / "victim").write_bytes(b"v" * 1000)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    env = dict(os.environ, LD_PRELOAD=str(shim), PFS_SWAP_NAME="victim",
+               PFS_SWAP_WITH=str(fifo),
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+               ":verify_asan_link_order=0")
+    r = subprocess.run([pfs.exe, "build", src, f"{tmp_path}/oci:t"],
+                       capture_output=True, env=env, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert b"src/victim: replaced while the build ran" in r.stderr, r.stderr
+    assert stat.S_ISFIFO(os.lstat(src / "victim").st_mode)
 
 
 def test_build_bad_base_or_dir(pfs, src, image, tmp_path):
