@@ -26,6 +26,13 @@ static int oci_err(struct pfs_oci *oci, int err, const char *what)
 			strerror(err));
 }
 
+/* Why a blob or index.json could not be read: blob_size's and
+ * pfs_read_file_at's -EINVAL means the file is not a regular one. */
+static const char *why(int e)
+{
+	return e == -EINVAL ? "not a regular file" : strerror(-e);
+}
+
 static void tmp_name(char *buf, size_t size)
 {
 	uint8_t rnd[8];
@@ -228,12 +235,9 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
 				   "manifests");
 		return *index ? 0 : -ENOMEM;
 	}
-	if (e == -EINVAL)
-		return pfs_errf(oci->log, EINVAL,
-				"%s: index.json: not a regular file",
-				oci->path);
 	if (e)
-		return oci_err(oci, -e, "index.json");
+		return pfs_errf(oci->log, -e, "%s: index.json: %s", oci->path,
+				why(e));
 	v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(data);
 	if (!v)
@@ -520,12 +524,6 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 	if (fd < 0)
 		return fd;
 	e = blob_size(fd, &have);
-	if (e == -EINVAL) {
-		close(fd);
-		return pfs_errf(oci->log, EINVAL,
-				"%s: blob %s: not a regular file", oci->path,
-				name);
-	}
 	if (!e && have > max)
 		e = -EFBIG;
 	if (!e && size != UINT64_MAX && have != size) {
@@ -564,7 +562,7 @@ int pfs_oci_blob_read(struct pfs_oci *oci, const uint8_t *digest,
 				oci->path, name);
 	if (e)
 		return pfs_errf(oci->log, -e, "%s: blob %s: %s", oci->path,
-				name, strerror(-e));
+				name, why(e));
 	(*data)[have] = 0;
 	*len = (size_t)have;
 	return 0;

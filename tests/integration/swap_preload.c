@@ -13,14 +13,20 @@
 
 typedef int (*openat_fn)(int, const char *, int, ...);
 
-static int swap_then_open(const char *sym, int dirfd, const char *path,
-			  int flags, mode_t mode)
+int openat(int dirfd, const char *path, int flags, ...)
 {
 	static int done;
 	const char *name = getenv("PFS_SWAP_NAME");
 	const char *with = getenv("PFS_SWAP_WITH");
-	openat_fn real = (openat_fn)dlsym(RTLD_NEXT, sym);
+	openat_fn real = (openat_fn)dlsym(RTLD_NEXT, "openat");
+	mode_t mode = 0;
+	va_list ap;
 
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
 	if (!done && name && with && !strcmp(path, name)) {
 		done = 1;
 		if (renameat(AT_FDCWD, with, dirfd, path))
@@ -29,29 +35,6 @@ static int swap_then_open(const char *sym, int dirfd, const char *path,
 	return real(dirfd, path, flags, mode);
 }
 
-static mode_t mode_arg(int flags, va_list ap)
-{
-	return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-}
-
-int openat(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return swap_then_open("openat", dirfd, path, flags, mode);
-}
-
+/* What programs built with 64-bit file offsets call: the same function. */
 int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return swap_then_open("openat64", dirfd, path, flags, mode);
-}
+	__attribute__((alias("openat")));
