@@ -1,6 +1,8 @@
 """Build: puzzlefs build (plain and -c) against the peers on each corpus,
 each tool run `runs` times, interleaved (run 1 of every tool, then run 2,
-...) so that a disturbance hits every tool alike.  Time, CPU, peak RSS,
+...) so that a disturbance hits every tool alike, and rotated (run r starts
+with the r-th tool) so that what one tool leaves behind (page cache it
+dropped, memory it freed) is not always inherited by the same next tool.  Time, CPU, peak RSS,
 threads and output size.  Sources are read from a warm page cache; each
 output goes to a fresh directory (ext4 allocates inodes slowly right
 after a mass delete, so old outputs are deleted only at the end)."""
@@ -79,7 +81,8 @@ def bench_corpus(ctx, name, tools, runs):
     corpora.warm(c["path"])
     raw = {t: [] for t in tools}
     for r in range(runs):
-        for t in tools:
+        k = r % len(tools)
+        for t in tools[k:] + tools[:k]:
             m = run_tool(ctx, t, c["path"], f"{name}/{t.replace(' ', '')}.{r}")
             log(f"  {name} {t} #{r + 1}: {m['wall']:.2f} s, "
                 f"{m['bytes'] / 1e6:.1f} MB, {(m['rss_kb'] or 0) / 1024:.0f} MiB RSS, "

@@ -454,7 +454,9 @@ def write(ctx):
            "## Conditions",
            table(["", ""], machine()),
            "Each number is the median of the runs with the range (min–max). Peers run side "
-           "by side in the same run, interleaved. Builds read their input from a warm page "
+           "by side in the same run, interleaved (builds also rotated: each run starts with "
+           "the next tool, so that no tool always inherits the memory its predecessor "
+           "freed). Builds read their input from a warm page "
            "cache and write to the same ext4 file system; `puzzlefs build` makes its output "
            "durable (fsync, syncfs) before it returns, the peers do not. Cold reads drop the "
            "guest's page cache, dentries and inodes (`echo 3 > /proc/sys/vm/drop_caches`) "
