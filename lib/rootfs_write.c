@@ -4,6 +4,13 @@
  * in a growing buffer addressed by word offsets (the buffer moves as it
  * grows).  Objects are laid out in the order the reference allocates them,
  * so the output is a pure function of the model: same tree, same bytes.
+ *
+ * One difference: a chunk digest is written once, and every later BlobRef
+ * or VerityData of the same chunk points back at those 32 bytes.  Cap'n
+ * Proto readers follow pointers wherever they lead (capnp counts such
+ * reads against its traversal limit like any other), so the reference reads
+ * it unchanged; a /usr/share image has 7 references per chunk, and its
+ * rootfs shrinks by a sixth.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,16 +19,33 @@
 #include "../core/puzzlefs_fs.h"
 #include "model.h"
 
+/* Digests written so far: open addressing on the digest's first bytes
+ * (sha256, so uniform), holding the word offset of each digest's data. */
+struct digests {
+	size_t *slot;		/* 0: empty (word 0 is the root pointer) */
+	size_t cap, n;
+};
+
 struct cb {
 	struct pfs_buf b;
+	struct digests d;
 	int err;
 };
+
+/* Cap'n Proto pointer offsets are signed 30-bit word counts. */
+#define CB_MAX_WORDS (1ull << 29)
 
 static size_t cb_alloc(struct cb *c, size_t words)
 {
 	size_t at = c->b.len / 8;
 
-	if (c->err || pfs_buf_reserve(&c->b, words * 8)) {
+	if (c->err)
+		return 0;
+	if (at + words >= CB_MAX_WORDS) {
+		c->err = -EFBIG;
+		return 0;
+	}
+	if (pfs_buf_reserve(&c->b, words * 8)) {
 		c->err = -ENOMEM;
 		return 0;
 	}
@@ -99,14 +123,76 @@ static size_t new_struct_list(struct cb *c, size_t at, uint32_t count,
 	return tag + 1;
 }
 
-static void new_data(struct cb *c, size_t at, const uint8_t *data,
-		     uint32_t len)
+/* Byte list pointer at @at to @len bytes at word @d. */
+static void data_ptr(struct cb *c, size_t at, size_t d, uint32_t len)
+{
+	put64(c, at, 0, rel(at, d) | 1 | 2ull << 32 | (uint64_t)len << 35);
+}
+
+static size_t new_data(struct cb *c, size_t at, const uint8_t *data,
+		       uint32_t len)
 {
 	size_t d = cb_alloc(c, (len + 7) / 8);
 
-	put64(c, at, 0, rel(at, d) | 1 | 2ull << 32 | (uint64_t)len << 35);
+	data_ptr(c, at, d, len);
 	if (!c->err && len)
 		memcpy(c->b.data + d * 8, data, len);
+	return d;
+}
+
+static size_t *digest_slot(struct cb *c, const uint8_t *digest)
+{
+	size_t mask = c->d.cap - 1, i;
+	uint64_t h;
+
+	memcpy(&h, digest, sizeof(h));
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		size_t at = c->d.slot[i];
+
+		if (!at || !memcmp(c->b.data + at * 8, digest, PFS_DIGEST_SIZE))
+			return &c->d.slot[i];
+	}
+}
+
+static int digests_grow(struct cb *c)
+{
+	struct digests old = c->d;
+	size_t i;
+
+	c->d.cap = old.cap ? old.cap * 2 : 1024;
+	c->d.slot = calloc(c->d.cap, sizeof(*c->d.slot));
+	if (!c->d.slot) {
+		c->d = old;
+		return -ENOMEM;
+	}
+	for (i = 0; i < old.cap; i++)
+		if (old.slot[i])
+			*digest_slot(c, c->b.data + old.slot[i] * 8) = old.slot[i];
+	free(old.slot);
+	return 0;
+}
+
+/* Data pointer at @at to @digest: to its first copy if there is one. */
+static void new_digest(struct cb *c, size_t at, const uint8_t *digest)
+{
+	size_t *slot, d;
+
+	if (c->err)
+		return;
+	if (c->d.n * 2 >= c->d.cap && digests_grow(c)) {
+		c->err = -ENOMEM;
+		return;
+	}
+	slot = digest_slot(c, digest);
+	if (*slot) {
+		data_ptr(c, at, *slot, PFS_DIGEST_SIZE);
+		return;
+	}
+	d = new_data(c, at, digest, PFS_DIGEST_SIZE);
+	if (!c->err) {
+		*slot = d;
+		c->d.n++;
+	}
 }
 
 #define INODE_DW (PFS_INODE_DATA_BYTES / 8)
@@ -141,8 +227,8 @@ static void encode_payload(struct cb *c, size_t in, const struct pfs_minode *m)
 
 			put64(c, e, PFS_CHUNK_LEN_OFF, ch->len);
 			s = new_struct(c, e + 1 + PFS_CHUNK_BLOB_PTR, 2, 1);
-			new_data(c, s + 2 + PFS_BLOBREF_DIGEST_PTR, ch->digest,
-				 PFS_DIGEST_SIZE);
+			new_digest(c, s + 2 + PFS_BLOBREF_DIGEST_PTR,
+				   ch->digest);
 			put64(c, s, PFS_BLOBREF_OFFSET_OFF, ch->offset);
 			put_bit(c, s, PFS_BLOBREF_COMPRESSED_BIT,
 				ch->compressed);
@@ -182,7 +268,7 @@ int pfs_rootfs_encode(const struct pfs_mlayer *layers, size_t nlayers,
 		      const struct pfs_mverity *verity, size_t nverity,
 		      struct pfs_buf *out)
 {
-	struct cb c = { { 0 }, 0 };
+	struct cb c = { { 0 }, { 0 }, 0 };
 	size_t root, rootfs, l, i, iv, in, v;
 	uint8_t hdr[8] = { 0 };
 
@@ -208,14 +294,14 @@ int pfs_rootfs_encode(const struct pfs_mlayer *layers, size_t nlayers,
 	v = new_struct_list(&c, rootfs + 1 + PFS_ROOTFS_VERITY_PTR,
 			    (uint32_t)nverity, 0, 2);
 	for (i = 0; i < nverity; i++, v += 2) {
-		new_data(&c, v + PFS_VDATA_DIGEST_PTR, verity[i].digest,
-			 PFS_DIGEST_SIZE);
+		new_digest(&c, v + PFS_VDATA_DIGEST_PTR, verity[i].digest);
 		new_data(&c, v + PFS_VDATA_VERITY_PTR, verity[i].verity,
 			 PFS_DIGEST_SIZE);
 	}
-	if (c.err || c.b.len / 8 > UINT32_MAX) {
+	free(c.d.slot);
+	if (c.err) {
 		pfs_buf_free(&c.b);
-		return c.err ? c.err : -EFBIG;
+		return c.err;
 	}
 	/* Framing: one segment, its size in words. */
 	hdr[4] = (uint8_t)(c.b.len / 8);

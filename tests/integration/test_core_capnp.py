@@ -7,6 +7,7 @@ this size), and the same messages re-segmented by capnp_msg with far and
 double-far pointers, are read by our reader with the same results as the
 single-segment blob our builder wrote.
 """
+import collections
 import json
 import os
 import subprocess
@@ -115,6 +116,13 @@ def test_capnp_decodes_our_rootfs(pfs, image):
     assert official["verity"] == sorted(official["verity"])
     kinds = {i["type"] for i in layer}
     assert kinds == {"dir", "file", "lnk", "chr", "blk", "fifo", "sock"}
+    # Each chunk digest is stored once; every BlobRef and the VerityData
+    # of that chunk point at it, and the official reader follows them.
+    uses = collections.Counter(c[0] for i in layer for c in i.get("chunks", []))
+    assert uses.most_common(1)[0][1] > 1
+    rootfs = image.rootfs("t")
+    for d, _ in official["verity"]:
+        assert rootfs.count(bytes.fromhex(d)) == 1
 
 
 def variants(msg):

@@ -100,6 +100,9 @@ static void check_model(const uint8_t *buf, size_t len)
 	CHECK(pfs_file_chunk(&c, &r, &in, 0, &ch) == 0);
 	CHECK(ch.offset == 42 && ch.len == 100 && ch.compressed &&
 	      ch.digest[0] == 0xab);
+	CHECK(pfs_file_chunk(&c, &r, &in, 1, &ch) == 0);
+	CHECK(ch.offset == 0 && ch.len == 7 && !ch.compressed &&
+	      ch.digest[0] == 0xab && ch.digest[31] == 0xab);
 	CHECK(pfs_inode_get(&c, &r, 3, &in) == 0);
 	CHECK(in.kind == PFS_KIND_CHR && in.major == 64 && in.minor == 65536);
 	CHECK(pfs_inode_get(&c, &r, 4, &in) == 0);
@@ -128,6 +131,16 @@ static void check_model(const uint8_t *buf, size_t len)
 	CHECK(pfs_verity_find(&c, &r, ch.digest, &v) == 0 && v[0] == 0xcd);
 }
 
+static size_t count_bytes(const uint8_t *buf, size_t len, const uint8_t *pat,
+			  size_t plen)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i + plen <= len; i++)
+		n += !memcmp(buf + i, pat, plen);
+	return n;
+}
+
 static void roundtrip(void)
 {
 	struct pfs_mlayer l[3];
@@ -141,6 +154,8 @@ static void roundtrip(void)
 	make_model(l, &v);
 	CHECK(pfs_rootfs_encode(l, 3, &v, 1, &out) == 0);
 	check_model(out.data, out.len);
+	/* Two BlobRefs and the VerityData share the digest's one copy. */
+	CHECK_EQ_U64(count_bytes(out.data, out.len, v.digest, 32), 1);
 
 	/* Hostile variants: every truncation and many single-byte flips. */
 	for (i = 0; i < out.len; i++)
@@ -237,9 +252,84 @@ static void far_pointers(void)
 	CHECK(pfs_rootfs_init(&r, m, sizeof(m), seg, nseg) != 0);
 }
 
+static int cmp_verity(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/*
+ * Many chunks, each digest used by several files and by its VerityData:
+ * every reference reads its own digest back, and each is stored once
+ * (enough digests that the encoder's table grows several times).
+ */
+static void shared_digests(void)
+{
+	enum { FILES = 3000, CHUNKS = 2000 };
+	struct pfs_mlayer l = { 0 };
+	struct pfs_mverity *v = calloc(CHUNKS, sizeof(*v));
+	struct pfs_buf out = { 0 };
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layer;
+	struct pfs_inode in;
+	struct pfs_chunk ch;
+	struct pfs_cur c;
+	const u8 *ver;
+	u64 seg[2];
+	u32 nseg, i, j, k;
+
+	l.count = FILES + 1;
+	l.inodes = calloc(l.count, sizeof(struct pfs_minode));
+	l.inodes[0].ino = 1;
+	l.inodes[0].kind = PFS_KIND_DIR;
+	for (i = 0; i < FILES; i++) {
+		struct pfs_minode *f = &l.inodes[i + 1];
+
+		f->ino = i + 2;
+		f->kind = PFS_KIND_FILE;
+		for (j = 0; j < 3; j++) {
+			struct pfs_mchunk m = { .offset = j, .len = 1 };
+
+			k = (i * 7 + j * 13) % CHUNKS;
+			memset(m.digest, 0, sizeof(m.digest));
+			memcpy(m.digest + 8, &k, sizeof(k));
+			m.digest[0] = (uint8_t)(k * 37);
+			pfs_minode_add_chunk(f, &m);
+		}
+	}
+	for (k = 0; k < CHUNKS; k++) {
+		memcpy(v[k].digest + 8, &k, sizeof(k));
+		v[k].digest[0] = (uint8_t)(k * 37);
+		memset(v[k].verity, (int)(k & 0xff), sizeof(v[k].verity));
+	}
+	qsort(v, CHUNKS, sizeof(*v), cmp_verity);	/* as the builder does */
+	CHECK(pfs_rootfs_encode(&l, 1, v, CHUNKS, &out) == 0);
+	for (k = 1; k < CHUNKS; k += 499)	/* once, not 5.5 times */
+		CHECK_EQ_U64(count_bytes(out.data, out.len, v[k].digest, 32), 1);
+	CHECK(pfs_rootfs_probe(out.data, out.len, &nseg) == 0);
+	CHECK(pfs_rootfs_init(&r, out.data, out.len, seg, nseg) == 0);
+	CHECK(pfs_rootfs_init_layers(&r, &layer) == 0);
+	for (i = 0; i < FILES; i++) {
+		pfs_cur_init(&c, &r.msg);
+		CHECK(pfs_inode_get(&c, &r, i + 2, &in) == 0);
+		for (j = 0; j < 3; j++) {
+			k = (i * 7 + j * 13) % CHUNKS;
+			CHECK(pfs_file_chunk(&c, &r, &in, j, &ch) == 0);
+			CHECK(!memcmp(ch.digest + 8, &k, sizeof(k)) &&
+			      ch.digest[0] == (uint8_t)(k * 37) &&
+			      ch.offset == j);
+			CHECK(pfs_verity_find(&c, &r, ch.digest, &ver) == 0 &&
+			      ver[0] == (k & 0xff));
+		}
+	}
+	pfs_mlayer_free(&l);
+	pfs_buf_free(&out);
+	free(v);
+}
+
 int main(void)
 {
 	roundtrip();
+	shared_digests();
 	reference("8c56094777bac29bd35b803bae4083da59623c71b960531299b87a9b27d1b95f",
 		  4, 1, 471);
 	reference("ce63d208fa1e89529b4e2c5aa3fb6497180a18159e6042e3e01738c6ad63ee09",
