@@ -342,7 +342,9 @@ static int store_chunk(struct pfs_builder *b, struct worker_ctx *w,
 	/* The fs-verity digest of the bytes actually stored (the
 	 * reference measures the compressed buffer even when it stores
 	 * the raw one). */
-	pfs_verity_digest(stored, len, verity);
+	if (pfs_verity_digest(stored, len, verity))
+		return pfs_errf(b->log, ENOMEM, "fs-verity digest: %s",
+				strerror(ENOMEM));
 
 	pthread_mutex_lock(&b->lock);
 	rec = &b->chunks[j->seq];
@@ -994,7 +996,9 @@ static int write_image(struct pfs_builder *b, struct pfs_image *base,
 	e = put_blob(b->oci, rootfs.data, rootfs.len, rootfs_digest);
 	if (e)
 		goto out;
-	pfs_verity_digest(rootfs.data, rootfs.len, rootfs_verity);
+	e = pfs_verity_digest(rootfs.data, rootfs.len, rootfs_verity);
+	if (e)
+		goto out;
 	pfs_hex(rootfs_verity, PFS_DIGEST_SIZE, vhex);
 
 	/* The empty config blob skopeo and friends expect. */
@@ -1019,12 +1023,12 @@ static int write_image(struct pfs_builder *b, struct pfs_image *base,
 	if (e)
 		goto out;
 	mdesc.size = mbuf.len;
+	e = pfs_verity_digest(mbuf.data, mbuf.len, manifest_verity);
 	/* Every blob is durable and named before the tag points at them. */
-	e = pfs_oci_sync(b->oci);
+	if (!e)
+		e = pfs_oci_sync(b->oci);
 	if (!e)
 		e = pfs_oci_tag_set(b->oci, tag, &mdesc);
-	if (!e)
-		pfs_verity_digest(mbuf.data, mbuf.len, manifest_verity);
 out:
 	json_decref(man);
 	pfs_buf_free(&rootfs);

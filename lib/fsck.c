@@ -229,7 +229,12 @@ static void check_blobs(struct fsck *f, struct pfs_image *img)
 		if (pfs_oci_blob_read(img->oci, d, UINT64_MAX, 1u << 30, NULL,
 				      &data, &len, NULL))
 			continue;
-		pfs_verity_digest(data, len, got);
+		if (pfs_verity_digest(data, len, got)) {
+			free(data);
+			problem(f, "%s:%s: blob %s: out of memory", f->dir,
+				f->tag, hex);
+			continue;
+		}
 		free(data);
 		if (memcmp(got, v, PFS_DIGEST_SIZE))
 			problem(f, "%s:%s: fsVerityData of blob %s does not match "
@@ -266,11 +271,11 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 	if (!img->manifest.has_verity) {
 		problem(f, "%s:%s: rootfs layer has no fs-verity annotation",
 			f->dir, tag);
-	} else {
-		pfs_verity_digest(img->rootfs_buf, img->rootfs_len, got);
-		if (memcmp(got, img->manifest.rootfs_verity, PFS_DIGEST_SIZE))
-			problem(f, "%s:%s: rootfs fs-verity annotation does not "
-				"match the rootfs", f->dir, tag);
+	} else if (pfs_verity_digest(img->rootfs_buf, img->rootfs_len, got)) {
+		problem(f, "%s:%s: rootfs: out of memory", f->dir, tag);
+	} else if (memcmp(got, img->manifest.rootfs_verity, PFS_DIGEST_SIZE)) {
+		problem(f, "%s:%s: rootfs fs-verity annotation does not "
+			"match the rootfs", f->dir, tag);
 	}
 	check_layers(f, img);
 	check_blobs(f, img);

@@ -155,8 +155,9 @@ int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
 		  char ***tags, size_t *count);
 void pfs_tags_free(char **tags, size_t count);
 
-/* fs-verity digest (sha256, 4096-byte blocks, no salt) of a byte string. */
-void pfs_verity_digest(const void *data, size_t len,
-		       uint8_t digest[PFS_DIGEST_SIZE]);
+/* fs-verity digest (sha256, 4096-byte blocks, no salt) of a byte string;
+ * 0, or -ENOMEM. */
+int pfs_verity_digest(const void *data, size_t len,
+		      uint8_t digest[PFS_DIGEST_SIZE]);
 
 #endif

@@ -102,6 +102,12 @@ struct pfs_sha256_ctx *pfs_sha256_new(void)
 	return (struct pfs_sha256_ctx *)c;
 }
 
+/* Start over with the digest already set (no new lookup of SHA-256). */
+void pfs_sha256_reset(struct pfs_sha256_ctx *c)
+{
+	EVP_DigestInit_ex2((EVP_MD_CTX *)c, NULL, NULL);
+}
+
 void pfs_sha256_update(struct pfs_sha256_ctx *c, const void *data, size_t len)
 {
 	EVP_DigestUpdate((EVP_MD_CTX *)c, data, len);

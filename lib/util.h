@@ -27,6 +27,7 @@ void pfs_sha256(const void *data, size_t len, uint8_t out[PFS_DIGEST_SIZE]);
 
 struct pfs_sha256_ctx;
 struct pfs_sha256_ctx *pfs_sha256_new(void);
+void pfs_sha256_reset(struct pfs_sha256_ctx *c);
 void pfs_sha256_update(struct pfs_sha256_ctx *c, const void *data, size_t len);
 void pfs_sha256_final(struct pfs_sha256_ctx *c, uint8_t out[PFS_DIGEST_SIZE]);
 void pfs_sha256_free(struct pfs_sha256_ctx *c);
