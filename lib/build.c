@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -75,11 +74,11 @@ struct open_file {
 	uint64_t start, end;		/* stream offsets; end unknown: UINT64_MAX */
 };
 
-/* Set of stored blob digests: open addressing on the digest's first bytes. */
+/* Set of stored blob digests. */
 struct digest_set {
 	struct pfs_mverity *v;		/* digest and fs-verity digest */
-	size_t *slot;			/* index + 1 into v, 0 empty */
-	size_t n, cap, slots;
+	size_t n, cap;
+	struct pfs_dindex idx;		/* digest -> index into v */
 };
 
 struct pfs_builder {
@@ -126,30 +125,20 @@ struct pfs_builder {
 
 /* ---- digest set ------------------------------------------------------------ */
 
-static size_t ds_hash(const uint8_t *d, size_t slots)
+static const uint8_t *ds_digest(const void *owner, size_t i)
 {
-	uint64_t h;
-
-	memcpy(&h, d, sizeof(h));
-	return (size_t)h & (slots - 1);
+	return ((const struct digest_set *)owner)->v[i].digest;
 }
 
 static struct pfs_mverity *ds_find(struct digest_set *s, const uint8_t *d)
 {
-	size_t i;
+	size_t i = pfs_dindex_find(&s->idx, d);
 
-	if (!s->slots)
-		return NULL;
-	for (i = ds_hash(d, s->slots); s->slot[i]; i = (i + 1) & (s->slots - 1))
-		if (!memcmp(s->v[s->slot[i] - 1].digest, d, PFS_DIGEST_SIZE))
-			return &s->v[s->slot[i] - 1];
-	return NULL;
+	return i == SIZE_MAX ? NULL : &s->v[i];
 }
 
 static int ds_add(struct digest_set *s, const uint8_t *d, const uint8_t *verity)
 {
-	size_t i;
-
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 1024;
 		struct pfs_mverity *v = realloc(s->v, cap * sizeof(*v));
@@ -159,35 +148,21 @@ static int ds_add(struct digest_set *s, const uint8_t *d, const uint8_t *verity)
 		s->v = v;
 		s->cap = cap;
 	}
-	if ((s->n + 1) * 2 > s->slots) {
-		size_t slots = s->slots ? s->slots * 2 : 2048;
-		size_t *sl = calloc(slots, sizeof(*sl));
-
-		if (!sl)
-			return -ENOMEM;
-		for (i = 0; i < s->n; i++) {
-			size_t j = ds_hash(s->v[i].digest, slots);
-
-			while (sl[j])
-				j = (j + 1) & (slots - 1);
-			sl[j] = i + 1;
-		}
-		free(s->slot);
-		s->slot = sl;
-		s->slots = slots;
-	}
+	/* The index reads digests from the set: it must not move after this. */
+	s->idx.digest = ds_digest;
+	s->idx.owner = s;
 	memcpy(s->v[s->n].digest, d, PFS_DIGEST_SIZE);
 	memcpy(s->v[s->n].verity, verity, PFS_DIGEST_SIZE);
-	for (i = ds_hash(d, s->slots); s->slot[i]; i = (i + 1) & (s->slots - 1))
-		;
-	s->slot[i] = ++s->n;
+	if (pfs_dindex_add(&s->idx, d, s->n))
+		return -ENOMEM;
+	s->n++;
 	return 0;
 }
 
 static void ds_free(struct digest_set *s)
 {
 	free(s->v);
-	free(s->slot);
+	pfs_dindex_free(&s->idx);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1052,9 +1027,7 @@ static int builder_init(struct pfs_builder *b, const struct pfs_build_opts *o,
 		return -EINVAL;
 	/* A seed per build keeps raw_key's collisions from being precomputed
 	 * (they would only cost checks; see reuse_chunk). */
-	if (getrandom(&b->raw_seed, sizeof(b->raw_seed), GRND_NONBLOCK) !=
-	    sizeof(b->raw_seed))
-		b->raw_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	b->raw_seed = pfs_random_seed();
 	if (b->level < ZSTD_minCLevel() || b->level > ZSTD_maxCLevel())
 		return pfs_errf(b->log, EINVAL, "zstd level %d out of range",
 				b->level);

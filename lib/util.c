@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "../core/compat.h"
 #include "util.h"
@@ -251,9 +254,20 @@ void pfs_buf_free(struct pfs_buf *b)
 	b->len = b->cap = 0;
 }
 
+uint64_t pfs_random_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32 ^
+		       (uint64_t)(uintptr_t)&seed;
+	return seed;
+}
+
 static size_t map_slot(const struct pfs_u64map *m, uint64_t key)
 {
-	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (m->cap - 1);
+	size_t i = (size_t)XXH3_64bits_withSeed(&key, sizeof(key), m->seed) &
+		   (m->cap - 1);
 
 	while (m->keys[i] && m->keys[i] != key)
 		i = (i + 1) & (m->cap - 1);
@@ -275,7 +289,10 @@ int pfs_u64map_put(struct pfs_u64map *m, uint64_t key, uint64_t val)
 	size_t i;
 
 	if ((m->used + 1) * 2 > m->cap) {
-		struct pfs_u64map n = { .cap = m->cap ? m->cap * 2 : 256 };
+		struct pfs_u64map n = {
+			.cap = m->cap ? m->cap * 2 : 256,
+			.seed = m->cap ? m->seed : pfs_random_seed(),
+		};
 
 		n.keys = calloc(n.cap, sizeof(*n.keys));
 		n.vals = calloc(n.cap, sizeof(*n.vals));
@@ -311,4 +328,59 @@ void pfs_u64map_free(struct pfs_u64map *m)
 	free(m->vals);
 	m->keys = m->vals = NULL;
 	m->cap = m->used = 0;
+}
+
+/* The slot of @d: where it is, or the free slot where it would go. */
+static size_t dindex_slot(const struct pfs_dindex *x, const uint8_t *d)
+{
+	size_t mask = x->slots - 1;
+	size_t i = (size_t)XXH3_64bits_withSeed(d, PFS_DIGEST_SIZE, x->seed) &
+		   mask;
+
+	while (x->slot[i] && memcmp(x->digest(x->owner, x->slot[i] - 1), d,
+				    PFS_DIGEST_SIZE))
+		i = (i + 1) & mask;
+	return i;
+}
+
+size_t pfs_dindex_find(const struct pfs_dindex *x, const uint8_t *d)
+{
+	size_t i;
+
+	if (!x->slots)
+		return SIZE_MAX;
+	i = dindex_slot(x, d);
+	return x->slot[i] ? x->slot[i] - 1 : SIZE_MAX;
+}
+
+int pfs_dindex_add(struct pfs_dindex *x, const uint8_t *d, size_t val)
+{
+	size_t i;
+
+	if ((x->n + 1) * 2 > x->slots) {
+		struct pfs_dindex g = *x;
+
+		g.slots = x->slots ? x->slots * 2 : 1024;
+		g.slot = calloc(g.slots, sizeof(*g.slot));
+		if (!g.slot)
+			return -ENOMEM;
+		if (!x->slots)
+			g.seed = pfs_random_seed();
+		for (i = 0; i < x->slots; i++)
+			if (x->slot[i])
+				g.slot[dindex_slot(&g, x->digest(x->owner,
+						x->slot[i] - 1))] = x->slot[i];
+		free(x->slot);
+		*x = g;
+	}
+	x->slot[dindex_slot(x, d)] = val + 1;
+	x->n++;
+	return 0;
+}
+
+void pfs_dindex_free(struct pfs_dindex *x)
+{
+	free(x->slot);
+	x->slot = NULL;
+	x->slots = x->n = 0;
 }

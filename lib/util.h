@@ -51,14 +51,39 @@ int pfs_buf_reserve(struct pfs_buf *b, size_t more);
 int pfs_buf_add(struct pfs_buf *b, const void *data, size_t len);
 void pfs_buf_free(struct pfs_buf *b);
 
-/* Map from nonzero u64 keys to u64 values (open addressing). */
+/* A seed for the hashes below: keys often come from images, so where they
+ * land must not be predictable, or crafted keys would pile up in one run
+ * of slots and make every insert a scan. */
+uint64_t pfs_random_seed(void);
+
+/* Map from nonzero u64 keys to u64 values (open addressing, slots picked
+ * by XXH3 with a random seed per map). */
 struct pfs_u64map {
 	uint64_t *keys, *vals;
 	size_t cap, used;
+	uint64_t seed;
 };
 /* Returns a pointer to the value, or NULL if absent. */
 uint64_t *pfs_u64map_get(const struct pfs_u64map *m, uint64_t key);
 int pfs_u64map_put(struct pfs_u64map *m, uint64_t key, uint64_t val);
 void pfs_u64map_free(struct pfs_u64map *m);
+
+/*
+ * Index of 32-byte digests stored by the caller: each slot holds a value
+ * (the caller's position of a digest), and @digest(owner, value) gives the
+ * digest back.  Slots are picked by XXH3 with a random seed, as above.
+ */
+struct pfs_dindex {
+	size_t *slot;			/* value + 1; 0 empty */
+	size_t slots, n;
+	uint64_t seed;
+	const uint8_t *(*digest)(const void *owner, size_t val);
+	const void *owner;
+};
+/* The value of @d, or SIZE_MAX if absent. */
+size_t pfs_dindex_find(const struct pfs_dindex *x, const uint8_t *d);
+/* Add @d, which must be absent, with @val. */
+int pfs_dindex_add(struct pfs_dindex *x, const uint8_t *d, size_t val);
+void pfs_dindex_free(struct pfs_dindex *x);
 
 #endif
