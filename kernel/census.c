@@ -11,6 +11,14 @@
  * refused by iget.  Each visible inode's kind is kept with its count, so
  * readdir can give d_type without decoding every child again.  The walk is iterative (explicit stack), bounded by the
  * number of directories, and yields the CPU between directories.
+ *
+ * The counts live in an xarray indexed by inode number, whose nodes cost
+ * ~576 bytes per 64 numbers: numbers spread far apart would cost a node or
+ * more each, some kilobytes of kernel memory per 40-byte inode of a crafted
+ * rootfs.  Writers hand out one number per directory entry (hard links
+ * leave gaps, delta layers start above the base), and every entry takes at
+ * least two words of the rootfs, so a number above the rootfs's size in
+ * words is corrupt, and the xarray stays within about the rootfs's size.
  */
 #include <linux/mm.h>
 #include <linux/sched.h>
@@ -61,6 +69,7 @@ static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino)
 	struct pfs_inode dir, child;
 	struct pfs_dirent de;
 	struct pfs_cur c;
+	u64 limit = pfs_msg_words(&sbi->rfs.msg) + 1024;
 	u32 subdirs = 0, n;
 	u64 pos = 0, size;
 	bool present;
@@ -72,6 +81,11 @@ static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino)
 	if (e)
 		return e == -ENOENT ? -PFS_ECORRUPT : e;
 	while ((e = pfs_dir_next(&c, &sbi->rfs, &dir, &pos, &de, &child)) == 1) {
+		if (child.ino > limit) {
+			pfs_err(sbi, "corrupted image: inode number %llu is out of range for a rootfs of %llu words",
+				child.ino, pfs_msg_words(&sbi->rfs.msg));
+			return -PFS_ECORRUPT;
+		}
 		n = links_get(sbi, child.ino, &present);
 		if (child.kind == PFS_KIND_DIR) {
 			if (present) {

@@ -205,6 +205,27 @@ def capnp_root_data(buf):
     return seg0 + 8 + 8 * off
 
 
+def far_inode(rbuf):
+    """The rootfs with its highest inode renumbered 2^40 (and the entry
+    that names it): valid Cap'n Proto, sorted, but a number no writer hands
+    out for a rootfs this size."""
+    schema = os.path.join(TOP, "core", "metadata.capnp")
+
+    def convert(direction, data):
+        return subprocess.run(["capnp", "convert", direction, schema, "Rootfs"],
+                              input=data, check=True, capture_output=True).stdout
+    rootfs = json.loads(convert("binary:json", rbuf))
+    inodes = rootfs["metadatas"][0]["inodes"]
+    last = inodes[-1]["ino"]
+    far = str(1 << 40)
+    inodes[-1]["ino"] = far
+    for i in inodes:
+        for e in i["mode"].get("dir", {}).get("entries", []):
+            if e["ino"] == last:
+                e["ino"] = far
+    return convert("json:binary", json.dumps(rootfs).encode())
+
+
 def patch_digest(data, old, new):
     o, n = bytes.fromhex(old), bytes.fromhex(new)
     assert o in data
@@ -220,7 +241,7 @@ def corrupt_case_names():
         names += [f"{kind}-{n}" for n in (
             "version", "rootfs-flip", "manifest-trunc", "manifest-norootfs",
             "manifest-size", "chunk-flip", "chunk-missing", "chunk-fifo",
-            "rootfs-fifo", "chunk-short")]
+            "rootfs-fifo", "ino-far", "chunk-short")]
         if kind == "zstd":
             names += [f"zstd-{n}" for n in ("seek-magic", "seek-count",
                                             "seek-dsize", "seek-csize",
@@ -324,6 +345,11 @@ def make_corrupt(pfs, stage, tmp):
         os.unlink(blob(d, rootfs))
         os.mkfifo(blob(d, rootfs))
         add(f"{kind}-rootfs-fifo", f"image_manifest={man}", "mountfail")
+        # An inode number far beyond what the rootfs's size allows: refused
+        # before it can spread the kernel's link-count xarray thin.
+        d = case(f"{kind}-ino-far", kind)
+        add(f"{kind}-ino-far", f"rootfs={put_blob(d, far_inode(rbuf))}",
+            "mountfail")
 
         # Chunks replaced by valid blobs (own names) that are wrong inside:
         # the rootfs is patched to point at them.
