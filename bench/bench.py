@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pfsbench import build, common, dedup, frames, fuse, kernel, report  # noqa: E402
-from pfsbench.common import REG, TOP, log, sh  # noqa: E402
+from pfsbench.common import REG, TOP, log, sh, source_state  # noqa: E402
 
 SECTIONS = {"build": build.run, "dedup": dedup.run, "fuse": fuse.run,
             "frames": frames.run, "kernel": kernel.run}
@@ -29,6 +29,7 @@ class Ctx:
         self.results = os.path.abspath(a.results) if a.results else \
             os.path.join(self.work, "results")
         self.puzzlefs = os.path.abspath(a.puzzlefs)
+        self.source = source_state()    # what run.sh has just built
         self.runs = a.runs
         self.run_kernel = not a.no_kernel
         self.want_memory = not a.no_memory

@@ -29,6 +29,14 @@ def out(cmd):
     return sh(cmd, capture_output=True).stdout.strip()
 
 
+def source_state():
+    """The commit puzzlefs is built from, and whether its sources differ."""
+    commit = out(f"git -C {TOP} rev-parse --short HEAD") or "?"
+    dirty = subprocess.run(["git", "-C", TOP, "diff", "--quiet", "HEAD", "--", "lib",
+                            "fuse", "core", "cli"]).returncode != 0
+    return f"{commit}{' + uncommitted lib/fuse changes' if dirty else ''}"
+
+
 def drop_caches():
     """Cold cache: dirty data written, then page cache, dentries, inodes."""
     os.sync()
@@ -246,6 +254,7 @@ def save(ctx, section, data):
     data = dict(data)
     data["_meta"] = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                      "runs": ctx.runs, "puzzlefs": ctx.puzzlefs,
+                     "source": ctx.source,
                      "load_start": ctx.load_start, "load_end": loadavg(),
                      "quiet_wait_s": ctx.waited, "qemu_at_end": qemu_running()}
     path = os.path.join(ctx.results, section + ".json")

@@ -7,7 +7,7 @@ import platform
 import subprocess
 import time
 
-from .common import TOP, load, log, out
+from .common import TOP, load, log, out, source_state
 
 BENCH = os.path.join(TOP, "bench")
 PLOTS = os.path.join(BENCH, "plots")
@@ -61,7 +61,8 @@ def note(name):
 def conditions(sec):
     m = sec.get("_meta", {})
     busy = " **(qemu was running at the end: numbers disturbed)**" if m.get("qemu_at_end") else ""
-    return (f"_Taken {m.get('date', '?')}, {m.get('runs', '?')} runs, load "
+    src = f", puzzlefs at git {m['source']}" if m.get("source") else ""
+    return (f"_Taken {m.get('date', '?')}{src}, {m.get('runs', '?')} runs, load "
             f"{m.get('load_start', 0):.2f} at the start and {m.get('load_end', 0):.2f} "
             f"at the end of the run{busy}._")
 
@@ -98,11 +99,8 @@ def versions(puzzlefs):
                     btype = o["value"]
     except OSError:
         pass
-    commit = out(f"git -C {TOP} rev-parse --short HEAD") or "?"
-    dirty = subprocess.run(["git", "-C", TOP, "diff", "--quiet", "HEAD", "--", "lib",
-                            "fuse", "core", "cli"]).returncode != 0
-    return [("puzzlefs", f"{out([puzzlefs, '--version'])}; git {commit}"
-                         f"{' + uncommitted lib/fuse changes' if dirty else ''}; "
+    return [("puzzlefs", f"{out([puzzlefs, '--version'])}; git {source_state()} "
+                         f"now (each section says what it measured); "
                          f"meson buildtype={btype} ({build_dir})"),
             ("libzstd / zstd", pkg("libzstd1")), ("OpenSSL libcrypto", pkg("libssl3")),
             ("libfuse3", pkg("libfuse3-3")), ("tar", pkg("tar")),
