@@ -2,8 +2,8 @@
 each tool run `runs` times, interleaved (run 1 of every tool, then run 2,
 ...) so that a disturbance hits every tool alike, and rotated (run r starts
 with the r-th tool) so that what one tool leaves behind (page cache it
-dropped, memory it freed) is not always inherited by the same next tool.  Time, CPU, peak RSS,
-threads and output size.  Sources are read from a warm page cache; each
+dropped, memory it freed) is not always inherited by the same next tool.
+Time, CPU, peak RSS, threads and output size.  Sources are read from a warm page cache; each
 output goes to a fresh directory (ext4 allocates inodes slowly right
 after a mass delete, so old outputs are deleted only at the end)."""
 import os
