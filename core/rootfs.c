@@ -367,18 +367,57 @@ int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
 			struct pfs_inode *dir)
 {
 	struct pfs_dirent prev, cur;
-	u32 i;
+	u32 i, runs = 1;
 	int e;
 
 	dir->order = PFS_DIR_SORTED;
+	dir->nruns = 0;
+	dir->run[0] = 0;
 	for (i = 0; i < dir->list.count; i++) {
 		e = pfs_dirent_at(c, r, dir, i, &cur);
 		if (e)
 			return e;
 		if (i && pfs_name_cmp(prev.name, prev.name_len, cur.name,
-				      cur.name_len) >= 0)
-			dir->order = PFS_DIR_UNSORTED;
+				      cur.name_len) >= 0) {
+			if (runs == r->nlayers)
+				return pfs_corrupt(r,
+					"directory %llu: entries out of order (more sorted runs than the image has layers, %u)",
+					(unsigned long long)dir->ino,
+					r->nlayers);
+			if (runs < PFS_DIR_MAX_RUNS)
+				dir->run[runs] = i;
+			runs++;
+		}
 		prev = cur;
+	}
+	if (runs > 1) {
+		dir->order = PFS_DIR_UNSORTED;
+		/* Past the runs remembered: searched entry by entry. */
+		dir->nruns = runs <= PFS_DIR_MAX_RUNS ? (u8)runs : 0;
+	}
+	return 0;
+}
+
+/* Binary search of entries [lo, hi), sorted: 1 found, 0 absent. */
+static int find_sorted(struct pfs_cur *c, const struct pfs_rootfs *r,
+		       const struct pfs_inode *dir, u32 lo, u32 hi,
+		       const u8 *name, u32 len, struct pfs_dirent *de)
+{
+	int e, d;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		e = pfs_dirent_at(c, r, dir, mid, de);
+		if (e)
+			return e;
+		d = pfs_name_cmp(de->name, de->name_len, name, len);
+		if (d == 0)
+			return 1;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
 	return 0;
 }
@@ -388,26 +427,25 @@ static int dir_find(struct pfs_cur *c, const struct pfs_rootfs *r,
 		    const struct pfs_inode *dir, const u8 *name, u32 len,
 		    struct pfs_dirent *de)
 {
-	u32 lo = 0, hi = dir->list.count, i;
-	int e, d;
+	u32 i, end;
+	int e;
 
-	if (dir->order == PFS_DIR_SORTED) {
-		while (lo < hi) {
-			u32 mid = lo + (hi - lo) / 2;
-
-			e = pfs_dirent_at(c, r, dir, mid, de);
+	if (dir->order == PFS_DIR_SORTED)
+		return find_sorted(c, r, dir, 0, dir->list.count, name, len,
+				   de);
+	if (dir->order == PFS_DIR_UNSORTED && dir->nruns) {
+		for (i = 0; i < dir->nruns; i++) {
+			end = i + 1 < dir->nruns ? dir->run[i + 1] :
+						   dir->list.count;
+			e = find_sorted(c, r, dir, dir->run[i], end, name, len,
+					de);
 			if (e)
 				return e;
-			d = pfs_name_cmp(de->name, de->name_len, name, len);
-			if (d == 0)
-				return 1;
-			if (d < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
 		}
 		return 0;
 	}
+	/* Not checked (a lower version of a merged directory), or more runs
+	 * than remembered: entry by entry. */
 	for (i = 0; i < dir->list.count; i++) {
 		e = pfs_dirent_at(c, r, dir, i, de);
 		if (e)

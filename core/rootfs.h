@@ -40,6 +40,16 @@ struct pfs_rootfs {
 
 enum pfs_dir_order { PFS_DIR_UNCHECKED, PFS_DIR_SORTED, PFS_DIR_UNSORTED };
 
+/*
+ * The reference's delta layers list a directory's whiteouts first, in the
+ * base's order, then the new entries sorted: each delta generation adds at
+ * most one ascending run, so a directory has at most as many runs as the
+ * image has layers; more are refused.  Up to this many runs are remembered
+ * and each is binary searched; a directory with more is searched entry by
+ * entry.
+ */
+#define PFS_DIR_MAX_RUNS 8
+
 struct pfs_inode {
 	u64 ino;
 	u32 layer;			/* layer it was found in */
@@ -51,6 +61,8 @@ struct pfs_inode {
 	struct pfs_list list;		/* dir: entries, file: chunks */
 	bool look_below;		/* dir */
 	u8 order;			/* dir: enum pfs_dir_order */
+	u8 nruns;			/* dir, unsorted: ascending runs */
+	u32 run[PFS_DIR_MAX_RUNS];	/* dir, unsorted: where each begins */
 	bool has_additional;
 	struct pfs_list xattrs;
 	const u8 *target;		/* lnk */
@@ -117,7 +129,9 @@ int pfs_file_seek(struct pfs_cur *c, const struct pfs_rootfs *r,
 /* Directories: one version (one layer). */
 int pfs_dirent_at(struct pfs_cur *c, const struct pfs_rootfs *r,
 		  const struct pfs_inode *dir, u32 i, struct pfs_dirent *out);
-/* Sets dir->order (sorted strictly by name, or not). */
+/* Sets dir->order (sorted strictly by name, or not) and, if not, its
+ * ascending runs; a directory with more runs than the image has layers is
+ * corrupt. */
 int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
 			struct pfs_inode *dir);
 

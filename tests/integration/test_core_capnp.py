@@ -199,3 +199,43 @@ def test_capnp_reference_inodes(pfs, image):
     ls = json.loads(pfs.run("ls", "--json", f"{image.path}:vectors").stdout)
     assert [(e["path"], e["type"]) for e in ls] == [
         ("/i2", "l"), ("/i3", "-"), ("/i4", "c"), ("/i5", "l")]
+
+
+def test_directory_in_sorted_runs(pfs, tmp_path):
+    """The reference's delta layers list whiteouts first, then the sorted
+    entries: each generation adds one ascending run.  A directory in as
+    many runs as the image has layers is read (each run binary searched);
+    one in more runs than that is corrupt, refused with a message, not
+    searched entry by entry for every lookup (quadratic on a big one)."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    names = [f"f{i:03d}" for i in range(300)]
+    for n in names:
+        (src / "d" / n).write_text(n)
+    oci = ocidir.Oci(tmp_path / "oci")
+    pfs.build(src, f"{oci.path}:t")
+    rootfs = json.loads(capnp("binary:json", oci.rootfs("t")))
+
+    def entries(r):
+        (d,) = [i for i in r["metadatas"][0]["inodes"]
+                if len(i["mode"].get("dir", {}).get("entries", [])) == 300]
+        return d["mode"]["dir"]["entries"]
+
+    # Three runs in a three-layer image (the top layer repeated below).
+    runs = json.loads(json.dumps(rootfs))
+    e = entries(runs)
+    e[:] = e[200:] + e[100:200] + e[:100]
+    runs["metadatas"] += [runs["metadatas"][0]] * 2
+    oci.retag("t", "runs", rootfs=capnp("json:binary", json.dumps(runs).encode()))
+    for n in names[::37] + names[-1:]:
+        assert pfs.run("cat", f"{oci.path}:runs", f"/d/{n}").stdout == n.encode()
+    listed = json.loads(pfs.run("ls", "--json", f"{oci.path}:runs", "/d").stdout)
+    assert len(listed) == 300
+
+    # Reversed in a one-layer image: 300 runs.
+    rev = json.loads(json.dumps(rootfs))
+    entries(rev).reverse()
+    oci.retag("t", "rev", rootfs=capnp("json:binary", json.dumps(rev).encode()))
+    r = pfs.run("cat", f"{oci.path}:rev", "/d/f007", check=False)
+    assert r.returncode == 1
+    assert b"entries out of order" in r.stderr, r.stderr
