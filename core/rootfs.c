@@ -289,8 +289,9 @@ int pfs_file_chunk(struct pfs_cur *c, const struct pfs_rootfs *r,
 
 #define PFS_MAX_FILE_SIZE ((u64)1 << 62)
 
-int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
-		  const struct pfs_inode *in, u64 *size)
+/* Sums the chunk lengths, storing each chunk's end offset if @ends. */
+static int sum_chunks(struct pfs_cur *c, const struct pfs_rootfs *r,
+		      const struct pfs_inode *in, u64 *ends, u64 *size)
 {
 	u64 sum = 0, len;
 	u32 i;
@@ -303,20 +304,66 @@ int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
 			return pfs_corrupt(r, "inode %llu: bad file size",
 					   (unsigned long long)in->ino);
 		sum += len;
+		if (ends)
+			ends[i] = sum;
 	}
 	*size = sum;
 	return 0;
 }
 
+int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 *size)
+{
+	return sum_chunks(c, r, in, NULL, size);
+}
+
+int pfs_file_ends(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 *ends)
+{
+	u64 size;
+
+	return sum_chunks(c, r, in, ends, &size);
+}
+
+/* The first chunk that ends after @off (chunks of length 0 end where they
+ * start, so they are never it): the hinted one or the next if it is (reads
+ * in order), else found by binary search. */
+static int seek_ends(struct pfs_cur *c, const struct pfs_rootfs *r,
+		     const struct pfs_inode *in, const u64 *ends, u64 off,
+		     u32 *idx, u64 *start, struct pfs_chunk *chunk)
+{
+	u32 lo = 0, hi = in->list.count, i = *idx;
+
+	if (i < hi && off < ends[i] && (i ? ends[i - 1] : 0) <= off)
+		lo = hi = i;
+	else if (i < hi && i + 1 < hi && off < ends[i + 1] && ends[i] <= off)
+		lo = hi = i + 1;
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (ends[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == in->list.count)
+		return -ENOENT;
+	*idx = lo;
+	*start = lo ? ends[lo - 1] : 0;
+	return pfs_file_chunk(c, r, in, lo, chunk);
+}
+
 int pfs_file_seek(struct pfs_cur *c, const struct pfs_rootfs *r,
-		  const struct pfs_inode *in, u64 off, u32 *idx, u64 *start,
-		  struct pfs_chunk *chunk)
+		  const struct pfs_inode *in, const u64 *ends, u64 off,
+		  u32 *idx, u64 *start, struct pfs_chunk *chunk)
 {
 	u64 pos = *start, len;
 	u32 i = *idx;
 
 	if (in->kind != PFS_KIND_FILE)
 		return -EINVAL;
+	if (ends)
+		return seek_ends(c, r, in, ends, off, idx, start, chunk);
 	if (i >= in->list.count || pos > off) {
 		i = 0;
 		pos = 0;

@@ -117,14 +117,25 @@ int pfs_file_chunk(struct pfs_cur *c, const struct pfs_rootfs *r,
 int pfs_file_size(struct pfs_cur *c, const struct pfs_rootfs *r,
 		  const struct pfs_inode *in, u64 *size);
 /*
- * Find the chunk holding byte @off of a file.  *idx and *start are the
- * search hint on entry (0, 0 for none; a previous result for sequential
- * reads) and the chunk index and its file offset on return.  -ENOENT if
- * @off is at or past the end.
+ * The chunk list stores lengths, not offsets: finding the chunk that holds
+ * an offset walks the list.  For files of many chunks the caller computes
+ * each chunk's end offset once (in->list.count entries; core/ does not
+ * allocate) and seeks by binary search: a random read at the end of a
+ * 2 GiB file walked 32,768 chunks.
+ */
+#define PFS_SEEK_ENDS_MIN 32
+int pfs_file_ends(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *in, u64 *ends);
+/*
+ * Find the chunk holding byte @off of a file, by binary search in @ends if
+ * given (from pfs_file_ends), else by walking the list.  *idx and *start
+ * are a hint on entry (0, 0 for none; a previous result for sequential
+ * reads, which then find their chunk at once) and the chunk index and its
+ * file offset on return.  -ENOENT if @off is at or past the end.
  */
 int pfs_file_seek(struct pfs_cur *c, const struct pfs_rootfs *r,
-		  const struct pfs_inode *in, u64 off, u32 *idx, u64 *start,
-		  struct pfs_chunk *chunk);
+		  const struct pfs_inode *in, const u64 *ends, u64 off,
+		  u32 *idx, u64 *start, struct pfs_chunk *chunk);
 
 /* Directories: one version (one layer). */
 int pfs_dirent_at(struct pfs_cur *c, const struct pfs_rootfs *r,

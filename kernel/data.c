@@ -5,7 +5,8 @@
  * the chunk's content, length) that need not be page-aligned: one folio can
  * take bytes from several chunks, and one chunk serves many folios and many
  * small files.  The chunk holding a file offset is found from a per-inode
- * hint (the last chunk read), so sequential reads walk the list once.
+ * hint (the last chunk read), so sequential reads walk the list once; in
+ * files of many chunks, other reads binary search the chunks' end offsets.
  */
 #include <linux/highmem.h>
 #include <linux/pagemap.h>
@@ -16,6 +17,7 @@
 struct read_ctx {
 	struct pfs_blob *blob;		/* last blob used, referenced */
 	bool sequential;		/* from ->readahead: post to pfs_ra */
+	const u64 *ends;		/* see pfs_inode_info */
 	u32 idx;			/* chunk hint: index and file offset */
 	u64 start;
 };
@@ -61,8 +63,8 @@ static int fill_folio(struct inode *inode, struct folio *folio,
 		size_t n;
 		void *dst;
 
-		err = pfs_file_seek(&c, &sbi->rfs, pi, at, &rc->idx, &rc->start,
-				    &ch);
+		err = pfs_file_seek(&c, &sbi->rfs, pi, rc->ends, at, &rc->idx,
+				    &rc->start, &ch);
 		if (err) {
 			/* i_size is the sum of the chunks: cannot run out. */
 			if (err == -ENOENT)
@@ -90,6 +92,39 @@ static int fill_folio(struct inode *inode, struct folio *folio,
 	return err;
 }
 
+/*
+ * The inode's chunk ends, made on first use; NULL for files of few chunks,
+ * and when memory is short or the list is corrupt (the walk then reports
+ * it).  An array is 8 bytes per chunk: at most a third of the chunk list it
+ * comes from, which the rootfs holds already.
+ */
+static const u64 *inode_ends(struct inode *inode)
+{
+	struct pfs_inode_info *pii = PFS_I(inode);
+	struct pfs_sb_info *sbi = PFS_SB(inode->i_sb);
+	u32 n = pii->pi.list.count;
+	struct pfs_cur c;
+	u64 *ends;
+
+	ends = smp_load_acquire(&pii->ends);
+	if (ends || n < PFS_SEEK_ENDS_MIN)
+		return ends;
+	ends = kvmalloc_array(n, sizeof(*ends), GFP_KERNEL | __GFP_NOWARN);
+	if (!ends)
+		return NULL;
+	pfs_cur_init(&c, &sbi->rfs.msg);
+	if (pfs_file_ends(&c, &sbi->rfs, &pii->pi, ends)) {
+		kvfree(ends);
+		return NULL;
+	}
+	/* Another reader may have made it meanwhile. */
+	if (cmpxchg_release(&pii->ends, NULL, ends)) {
+		kvfree(ends);
+		ends = smp_load_acquire(&pii->ends);
+	}
+	return ends;
+}
+
 static void ctx_begin(struct inode *inode, struct read_ctx *rc,
 		      bool sequential)
 {
@@ -97,6 +132,7 @@ static void ctx_begin(struct inode *inode, struct read_ctx *rc,
 
 	rc->blob = NULL;
 	rc->sequential = sequential;
+	rc->ends = inode_ends(inode);
 	spin_lock(&pii->hint_lock);
 	rc->idx = pii->hint_idx;
 	rc->start = pii->hint_start;

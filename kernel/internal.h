@@ -89,6 +89,9 @@ struct pfs_inode_info {
 	spinlock_t hint_lock;
 	u32 hint_idx;
 	u64 hint_start;
+	/* Files of many chunks: each chunk's end offset (pfs_file_ends), made
+	 * at the first read; set once, freed with the inode. */
+	u64 *ends;
 	struct inode vfs_inode;
 };
 

@@ -63,6 +63,7 @@ static struct inode *pfs_alloc_inode(struct super_block *sb)
 	spin_lock_init(&pii->hint_lock);
 	pii->hint_idx = 0;
 	pii->hint_start = 0;
+	pii->ends = NULL;
 	return &pii->vfs_inode;
 }
 
@@ -72,6 +73,7 @@ static void pfs_free_inode(struct inode *inode)
 	struct pfs_inode_info *pii = PFS_I(inode);
 
 	kfree(pii->link);
+	kvfree(pii->ends);
 	kmem_cache_free(pfs_inode_cachep, pii);
 }
 

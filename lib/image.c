@@ -731,6 +731,7 @@ int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 		img->log = *opts->log;
 	img->oci = oci;
 	pthread_mutex_init(&img->census_lock, NULL);
+	pfs_ends_cache_init(&img->ends);
 	ra_init(&img->ra, opts ? opts->readahead : 0);
 	img->tag = strdup(tag);
 	img->icache = calloc(1, sizeof(*img->icache));
@@ -798,6 +799,7 @@ void pfs_image_close(struct pfs_image *img)
 	}
 	census_free(img->census);
 	pthread_mutex_destroy(&img->census_lock);
+	pfs_ends_cache_destroy(&img->ends);
 	pfs_manifest_free(&img->manifest);
 	free(img->manifest_json);
 	free(img->layers);
@@ -973,8 +975,9 @@ int pfs_readdir(struct pfs_image *img, uint64_t dir, uint64_t *pos,
 ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 		 uint64_t off)
 {
-	struct pfs_chunk ch;
+	struct pfs_ends *ends;
 	struct pfs_cinode ci;
+	struct pfs_chunk ch;
 	struct pfs_cur c;
 	uint64_t start = 0;
 	size_t done = 0;
@@ -990,14 +993,18 @@ ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 		return 0;
 	if (len > ci.size - off)
 		len = (size_t)(ci.size - off);
+	ends = pfs_ends_get(&img->ends, &img->rfs, &ci.in);
 	pfs_cur_init(&c, &img->rfs.msg);
 	while (done < len) {
 		uint64_t at = off + done, within;
 		size_t n;
 
-		e = pfs_file_seek(&c, &img->rfs, &ci.in, at, &idx, &start, &ch);
-		if (e)
-			return e == -ENOENT || e == -PFS_ECORRUPT ? -EIO : e;
+		e = pfs_file_seek(&c, &img->rfs, &ci.in, ends ? ends->end : NULL,
+				  at, &idx, &start, &ch);
+		if (e) {
+			e = e == -ENOENT || e == -PFS_ECORRUPT ? -EIO : e;
+			break;
+		}
 		within = at - start;
 		n = len - done;
 		if (n > ch.len - within)
@@ -1005,9 +1012,12 @@ ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 		e = pfs_blob_read(img->blobs, ch.digest, ch.compressed,
 				  ch.offset + within, n, (uint8_t *)buf + done);
 		if (e)
-			return e;
+			break;
 		done += n;
 	}
+	pfs_ends_put(ends);
+	if (e)
+		return e;
 	/* Sequential-looking: a read of several pages (the kernel's
 	 * readahead), or one that reaches the end of the file (a small file
 	 * read whole).  Random 4 KiB reads inside a file start nothing. */

@@ -62,10 +62,14 @@ static inline int exercise_rootfs(const uint8_t *data, size_t len)
 			for (j = 0; j < in.xattrs.count && j < 1000; j++)
 				pfs_xattr_at(&c, &r, &in, j, &x);
 			if (in.kind == PFS_KIND_FILE) {
-				u64 start = 0;
+				u64 start = 0, ends[256];
 
 				idx = 0;
-				pfs_file_seek(&c, &r, &in, 12345, &idx, &start, &ch);
+				pfs_file_seek(&c, &r, &in, NULL, 12345, &idx, &start, &ch);
+				if (in.list.count <= 256 &&
+				    pfs_file_ends(&c, &r, &in, ends) == 0)
+					pfs_file_seek(&c, &r, &in, ends, 12345,
+						      &idx, &start, &ch);
 			}
 			pfs_verity_find(&c, &r, (const u8 *)"0123456789abcdef0123456789abcdef", &v);
 		}

@@ -103,6 +103,28 @@ static void check_model(const uint8_t *buf, size_t len)
 	CHECK(pfs_file_chunk(&c, &r, &in, 1, &ch) == 0);
 	CHECK(ch.offset == 0 && ch.len == 7 && !ch.compressed &&
 	      ch.digest[0] == 0xab && ch.digest[31] == 0xab);
+	{
+		/* Seeking by the ends array agrees with the walk. */
+		static const u64 at[] = { 0, 99, 100, 106, 107, 1000 };
+		u64 ends[2], s1 = 0, s2 = 0;
+		u32 i, i1 = 0, i2 = 0;
+
+		CHECK(pfs_file_ends(&c, &r, &in, ends) == 0 && ends[0] == 100 &&
+		      ends[1] == 107);
+		for (i = 0; i < 6; i++) {
+			int e1 = pfs_file_seek(&c, &r, &in, NULL, at[i], &i1,
+					       &s1, &ch);
+			int e2 = pfs_file_seek(&c, &r, &in, ends, at[i], &i2,
+					       &s2, &ch);
+
+			CHECK(e1 == e2 && (e1 || (i1 == i2 && s1 == s2)));
+			CHECK(e1 == (at[i] < 107 ? 0 : -ENOENT));
+		}
+		CHECK(i2 == 1 && s2 == 100);
+		i2 = 0xffffffff;	/* a hint is only a hint */
+		CHECK(pfs_file_seek(&c, &r, &in, ends, 5, &i2, &s2, &ch) == 0 &&
+		      i2 == 0 && s2 == 0);
+	}
 	CHECK(pfs_inode_get(&c, &r, 3, &in) == 0);
 	CHECK(in.kind == PFS_KIND_CHR && in.major == 64 && in.minor == 65536);
 	CHECK(pfs_inode_get(&c, &r, 4, &in) == 0);
