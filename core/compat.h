@@ -63,6 +63,14 @@ static inline int pfs_hexval(u8 c)
 	return -1;
 }
 
+/* Long loops over a whole rootfs (mount time) let others run now and then. */
+#ifdef __KERNEL__
+#include <linux/sched.h>
+#define pfs_yield(i) do { if (((i) & 0xffff) == 0) cond_resched(); } while (0)
+#else
+#define pfs_yield(i) do { (void)(i); } while (0)
+#endif
+
 /* Errors that mean "the image is corrupt" (EFSCORRUPTED in the kernel). */
 #define PFS_ECORRUPT EUCLEAN
 

@@ -70,6 +70,8 @@ int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
 
 	r->layers = NULL;
 	r->nlayers = 0;
+	r->index = NULL;
+	r->nindex = 0;
 	if (pfs_msg_init(&r->msg, buf, len, seg, nseg))
 		return pfs_corrupt(r, "rootfs: bad Cap'n Proto framing");
 	pfs_cur_init(&c, &r->msg);
@@ -106,6 +108,7 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 {
 	struct pfs_struct root, ivec;
 	struct pfs_list metas;
+	u64 total = 0;
 	struct pfs_cur c;
 	u32 l, i;
 
@@ -124,9 +127,16 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 		    ly->inodes.elem == 1)
 			return pfs_corrupt(r, "rootfs: layer %u: bad inode list",
 					   l);
+		/* Each inode takes words of its own (its number at least):
+		 * this bounds the index and every walk of all layers. */
+		total += ly->inodes.count;
+		if (total > pfs_msg_words(&r->msg))
+			return pfs_corrupt(r,
+				"rootfs: layer %u: layers share inode lists", l);
 		for (i = 0; i < ly->inodes.count; i++) {
 			u64 ino = inode_ino(&c, &ly->inodes, i);
 
+			pfs_yield(i);
 			if (ino == 0 || ino <= prev)
 				return pfs_corrupt(r,
 					"rootfs: layer %u: inode %llu out of order",
@@ -138,6 +148,79 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 	}
 	r->layers = layers;
 	return 0;
+}
+
+u64 pfs_rootfs_index_len(const struct pfs_rootfs *r)
+{
+	u64 n = 0;
+	u32 l;
+
+	if (r->nlayers <= PFS_LAYERS_SCAN)
+		return 0;
+	for (l = 0; l < r->nlayers; l++)
+		n += r->layers[l].inodes.count;
+	return n;
+}
+
+static bool ref_less(const struct pfs_ino_ref *a, const struct pfs_ino_ref *b)
+{
+	return a->ino < b->ino || (a->ino == b->ino && a->layer < b->layer);
+}
+
+static void sift_down(struct pfs_ino_ref *v, u64 i, u64 n)
+{
+	struct pfs_ino_ref t;
+	u64 child;
+
+	while ((child = 2 * i + 1) < n) {
+		if (child + 1 < n && ref_less(&v[child], &v[child + 1]))
+			child++;
+		if (!ref_less(&v[i], &v[child]))
+			return;
+		t = v[i];
+		v[i] = v[child];
+		v[child] = t;
+		i = child;
+	}
+}
+
+/* Heapsort: in place, no recursion, O(n log n) whatever the input. */
+static void sort_refs(struct pfs_ino_ref *v, u64 n)
+{
+	struct pfs_ino_ref t;
+	u64 i;
+
+	for (i = n / 2; i > 0; i--) {
+		pfs_yield(i);
+		sift_down(v, i - 1, n);
+	}
+	for (i = n; i > 1; i--) {
+		pfs_yield(i);
+		t = v[0];
+		v[0] = v[i - 1];
+		v[i - 1] = t;
+		sift_down(v, 0, i - 1);
+	}
+}
+
+void pfs_rootfs_init_index(struct pfs_rootfs *r, struct pfs_ino_ref *index)
+{
+	struct pfs_cur c;
+	u64 n = 0;
+	u32 l, i;
+
+	for (l = 0; l < r->nlayers; l++) {
+		pfs_cur_init(&c, &r->msg);
+		for (i = 0; i < r->layers[l].inodes.count; i++, n++) {
+			pfs_yield(n);
+			index[n].ino = inode_ino(&c, &r->layers[l].inodes, i);
+			index[n].layer = l;
+			index[n].index = i;
+		}
+	}
+	sort_refs(index, n);
+	r->index = index;
+	r->nindex = n;
 }
 
 static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
@@ -202,11 +285,37 @@ static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	return 0;
 }
 
+/* The first (ino, layer >= from) in the index. */
+static int find_indexed(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
+			u32 from, struct pfs_inode *out)
+{
+	const struct pfs_ino_ref key = { ino, from, 0 }, *x;
+	u64 lo = 0, hi = r->nindex;
+	struct pfs_struct s;
+
+	while (lo < hi) {
+		u64 mid = lo + (hi - lo) / 2;
+
+		if (ref_less(&r->index[mid], &key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->nindex || r->index[lo].ino != ino)
+		return -ENOENT;
+	x = &r->index[lo];
+	if (pfs_list_struct(c, &r->layers[x->layer].inodes, x->index, &s))
+		return -PFS_ECORRUPT;
+	return decode_inode(c, r, x->layer, x->index, &s, out);
+}
+
 int pfs_inode_find(struct pfs_cur *c, const struct pfs_rootfs *r, u64 ino,
 		   u32 from, struct pfs_inode *out)
 {
 	u32 l;
 
+	if (r->index)
+		return find_indexed(c, r, ino, from, out);
 	for (l = from; l < r->nlayers; l++) {
 		const struct pfs_layer *ly = &r->layers[l];
 		u32 lo = 0, hi = ly->inodes.count;

@@ -26,11 +26,20 @@ struct pfs_layer {
 	u64 min_ino, max_ino;
 };
 
+/* Where an inode is: see pfs_rootfs_init_index. */
+struct pfs_ino_ref {
+	u64 ino;
+	u32 layer;
+	u32 index;
+};
+
 struct pfs_rootfs {
 	struct pfs_msg msg;
 	u64 version;
 	u32 nlayers;
 	const struct pfs_layer *layers;
+	const struct pfs_ino_ref *index;	/* NULL: layers are searched */
+	u64 nindex;
 	struct pfs_list verity;		/* fsVerityData */
 	bool verity_sorted;
 	/* Message channel for corruption reports (may be NULL). */
@@ -92,8 +101,22 @@ int pfs_rootfs_probe(const u8 *buf, u64 len, u32 *nseg);
 /* seg: nseg + 1 entries.  Fills r->nlayers. */
 int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
 		    u32 nseg);
-/* layers: r->nlayers entries. */
+/* layers: r->nlayers entries.  Refuses layers that share inodes (more
+ * inodes in all than the message has words). */
 int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers);
+
+/*
+ * Finding an inode binary searches each layer whose inode range holds it,
+ * top first: with many layers (a long chain of delta builds, or a crafted
+ * image of a million one-inode layers) every lookup costs as many searches.
+ * Above PFS_LAYERS_SCAN layers, readers index every inode of every layer
+ * once, sorted by (ino, layer), and lookups search that.  The caller
+ * provides pfs_rootfs_index_len() entries (0: no index is needed) after
+ * pfs_rootfs_init_layers.
+ */
+#define PFS_LAYERS_SCAN 8
+u64 pfs_rootfs_index_len(const struct pfs_rootfs *r);
+void pfs_rootfs_init_index(struct pfs_rootfs *r, struct pfs_ino_ref *index);
 
 /* Report corruption through r->report and return -PFS_ECORRUPT. */
 int pfs_corrupt(const struct pfs_rootfs *r, const char *fmt, ...)

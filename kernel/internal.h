@@ -61,6 +61,7 @@ struct pfs_sb_info {
 	u64 rootfs_len;
 	u64 *seg;
 	struct pfs_layer *layers;
+	struct pfs_ino_ref *index;	/* images of many layers */
 	struct pfs_rootfs rfs;
 	bool rootfs_has_verity;
 	u8 rootfs_verity[PFS_DIGEST_LEN];	/* manifest annotation */

@@ -333,6 +333,22 @@ static int load_manifest(struct pfs_sb_info *sbi, u64 *rootfs_size)
 	return 0;
 }
 
+/* Images of many layers: see pfs_rootfs_init_index.  An entry per word of
+ * the rootfs at most (init_layers checks): 16 bytes per 8. */
+static int index_inodes(struct pfs_sb_info *sbi)
+{
+	u64 n = pfs_rootfs_index_len(&sbi->rfs);
+
+	if (!n)
+		return 0;
+	sbi->index = kvmalloc_array(n, sizeof(*sbi->index),
+				    GFP_KERNEL | __GFP_NOWARN);
+	if (!sbi->index)
+		return -ENOMEM;
+	pfs_rootfs_init_index(&sbi->rfs, sbi->index);
+	return 0;
+}
+
 int pfs_load_metadata(struct pfs_sb_info *sbi)
 {
 	const u8 *verity = NULL;
@@ -382,11 +398,15 @@ int pfs_load_metadata(struct pfs_sb_info *sbi)
 	if (!sbi->layers)
 		return -ENOMEM;
 	err = pfs_rootfs_init_layers(&sbi->rfs, sbi->layers);
-	return err ? -EUCLEAN : 0;
+	if (err)
+		return -EUCLEAN;
+	return index_inodes(sbi);
 }
 
 void pfs_free_metadata(struct pfs_sb_info *sbi)
 {
+	kvfree(sbi->index);
+	sbi->index = NULL;
 	kfree(sbi->layers);
 	kfree(sbi->seg);
 	kvfree(sbi->rootfs_buf);

@@ -693,6 +693,7 @@ int pfs_image_chunk_layers(struct pfs_image *img)
 static int load_rootfs(struct pfs_image *img, const uint8_t *verity)
 {
 	u32 nseg;
+	u64 n;
 	int e;
 
 	e = pfs_oci_blob_read(img->oci, img->manifest.rootfs.digest,
@@ -714,7 +715,17 @@ static int load_rootfs(struct pfs_image *img, const uint8_t *verity)
 	img->layers = calloc(img->rfs.nlayers, sizeof(*img->layers));
 	if (!img->layers)
 		return -ENOMEM;
-	return pfs_rootfs_init_layers(&img->rfs, img->layers);
+	e = pfs_rootfs_init_layers(&img->rfs, img->layers);
+	if (e)
+		return e;
+	n = pfs_rootfs_index_len(&img->rfs);
+	if (n) {
+		img->index = calloc(n, sizeof(*img->index));
+		if (!img->index)
+			return -ENOMEM;
+		pfs_rootfs_init_index(&img->rfs, img->index);
+	}
+	return 0;
 }
 
 int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
@@ -803,6 +814,7 @@ void pfs_image_close(struct pfs_image *img)
 	pfs_manifest_free(&img->manifest);
 	free(img->manifest_json);
 	free(img->layers);
+	free(img->index);
 	free(img->seg);
 	free(img->rootfs_buf);
 	free(img->tag);

@@ -72,6 +72,7 @@ struct pfs_image {
 	size_t rootfs_len;
 	u64 *seg;
 	struct pfs_layer *layers;
+	struct pfs_ino_ref *index;	/* images of many layers */
 	struct pfs_rootfs rfs;
 	bool verity;
 	struct pfs_blob_cache *blobs;

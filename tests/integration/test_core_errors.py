@@ -402,3 +402,18 @@ def test_zero_sized_list_elements(pfs, image):
     image.retag("t", "empty-structs", rootfs=capnp_msg.encode(root))
     fails(pfs, "ls", "-R", "-l", f"{image.path}:empty-structs",
           names=["bad payload"])
+
+
+def test_layers_share_inodes(pfs, image):
+    """Layers are separate lists: 64 layers that all point at the base's
+    inode list (64 times the inodes for no room at all) are refused when
+    the image is opened, not indexed or searched 64 times over."""
+    root = capnp_msg.decode(image.rootfs("t"))
+    (layer,) = root.ptrs[0].items
+    metas = root.ptrs[0]
+    metas.items = [layer] * 64
+    metas.count = 64
+    image.retag("t", "shared", rootfs=capnp_msg.encode(root))
+    fails(pfs, "ls", f"{image.path}:shared",
+          names=["layers share inode lists"])
+

@@ -543,6 +543,26 @@ def test_delta(pfs, mounts, tmp_path, opts):
                      pfs.listing(mnt, nlink=True))
 
 
+def test_delta_chain(pfs, mounts, tmp_path):
+    """Thirteen layers (a base and twelve deltas, each on the previous):
+    above PFS_LAYERS_SCAN (8) layers inodes are found through an index of
+    every layer; both ways serve each generation's tree."""
+    src, oci = tmp_path / "src", tmp_path / "oci"
+    make_delta_trees(tmp_path / "unused", src)
+    pfs.build(src, f"{oci}:g00")
+    listings = {0: pfs.listing(src, nlink=True)}
+    for g in range(1, 13):
+        tree.next_generation(src, g)
+        pfs.build(src, f"{oci}:g{g:02d}", "-b", f"g{g - 1:02d}")
+        listings[g] = pfs.listing(src, nlink=True)
+    top = json.loads(pfs.run("dump", f"{oci}:g12").stdout)
+    assert len(top["metadatas"]) == 13
+    for g in (7, 8, 12):
+        mnt = mkdir(tmp_path / f"mnt-{g}")
+        mounts.mount(f"{oci}:g{g:02d}", mnt)
+        tree.compare(listings[g], pfs.listing(mnt, nlink=True))
+
+
 def reference_listing(tag):
     with open(os.path.join(REFERENCE, tag[:2] + ".listing.json")) as f:
         return {e["path"]: e for e in json.load(f)}

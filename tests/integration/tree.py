@@ -129,6 +129,19 @@ def make_corner_tree(root, seed=1, big=5 * MIB):
     return root
 
 
+def next_generation(root, g):
+    """Generation g of a tree that changes a little each time, under gen/: a
+    file added and one removed (each delta's whiteout and new entry), one
+    rewritten, a mode changed.  For chains of delta builds."""
+    j = os.path.join
+    os.makedirs(j(root, "gen"), exist_ok=True)
+    _write(j(root, "gen", f"added-{g:02d}"), b"generation %d\n" % g)
+    if os.path.exists(j(root, "gen", f"added-{g - 3:02d}")):
+        os.unlink(j(root, "gen", f"added-{g - 3:02d}"))
+    _write(j(root, "gen", "changes"), _rand(random.Random(g), 20 * KIB),
+           0o600 if g % 2 else 0o644)
+
+
 def listing(treelist, path, nlink=False):
     """Canonical listing of a tree (all xattr namespaces), keyed by path."""
     cmd = [treelist, "--all-xattrs"] + (["--nlink"] if nlink else []) + [path]

@@ -26,6 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import capnp_msg  # noqa: E402
 import tree  # noqa: E402
 
 REFERENCE = os.path.join(TOP, "tests", "fixtures", "reference-images")
@@ -226,6 +227,17 @@ def far_inode(rbuf):
     return convert("json:binary", json.dumps(rootfs).encode())
 
 
+def shared_layers(rbuf):
+    """The rootfs with 1000 layers that all point at its one inode list:
+    more inodes in all than the message has words (the driver takes up to
+    1024 layers)."""
+    root = capnp_msg.decode(rbuf)
+    metas = root.ptrs[0]
+    metas.items = metas.items[:1] * 1000
+    metas.count = 1000
+    return capnp_msg.encode(root)
+
+
 def patch_digest(data, old, new):
     o, n = bytes.fromhex(old), bytes.fromhex(new)
     assert o in data
@@ -241,7 +253,7 @@ def corrupt_case_names():
         names += [f"{kind}-{n}" for n in (
             "version", "rootfs-flip", "manifest-trunc", "manifest-norootfs",
             "manifest-size", "chunk-flip", "chunk-missing", "chunk-fifo",
-            "rootfs-fifo", "ino-far", "chunk-short")]
+            "rootfs-fifo", "ino-far", "layers-shared", "chunk-short")]
         if kind == "zstd":
             names += [f"zstd-{n}" for n in ("seek-magic", "seek-count",
                                             "seek-dsize", "seek-csize",
@@ -350,6 +362,10 @@ def make_corrupt(pfs, stage, tmp):
         d = case(f"{kind}-ino-far", kind)
         add(f"{kind}-ino-far", f"rootfs={put_blob(d, far_inode(rbuf))}",
             "mountfail")
+        # Layers sharing one inode list (each inode indexed many times).
+        d = case(f"{kind}-layers-shared", kind)
+        add(f"{kind}-layers-shared",
+            f"rootfs={put_blob(d, shared_layers(rbuf))}", "mountfail")
 
         # Chunks replaced by valid blobs (own names) that are wrong inside:
         # the rootfs is patched to point at them.
@@ -417,6 +433,16 @@ def prepare(stage, pfs, treelist, tmp):
         meta[f"DELTA_{t.replace('-', '_').upper()}"] = manifest_of(oci, t)
     expected["delta-a"] = tree.listing(treelist, a, nlink=True)
     expected["delta-b"] = tree.listing(treelist, b, nlink=True)
+    # Thirteen layers: above PFS_LAYERS_SCAN, inodes are found by index.
+    chain = os.path.join(tmp, "chain")
+    shutil.copytree(b, chain, symlinks=True)
+    oci = os.path.join(img, "chain")
+    build(pfs, chain, oci, "g00", "-c")
+    for g in range(1, 13):
+        tree.next_generation(chain, g)
+        build(pfs, chain, oci, f"g{g:02d}", "-c", "-b", f"g{g - 1:02d}")
+    meta["CHAIN"] = manifest_of(oci, "g12")
+    expected["chain"] = tree.listing(treelist, chain, nlink=True)
 
     shutil.copytree(os.path.join(REFERENCE, "demo"), os.path.join(stage, "ref"))
     for t in ("v0", "v0-zstd", "v1", "v1-zstd"):

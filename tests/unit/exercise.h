@@ -19,19 +19,46 @@ static void quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
+/* Walk the visible tree a little, as a reader would. */
+static inline void exercise_walk(const struct pfs_rootfs *r)
+{
+	struct pfs_inode child, dir;
+	struct pfs_dirent de;
+	struct pfs_cur c;
+	u64 pos;
+	u32 i;
+	int e;
+
+	pfs_cur_init(&c, &r->msg);
+	if (pfs_inode_get(&c, r, PFS_ROOT_INO, &dir) == 0 &&
+	    dir.kind == PFS_KIND_DIR) {
+		pfs_dir_check_order(&c, r, &dir);
+		pos = 0;
+		for (i = 0; i < 1000; i++) {
+			pfs_cur_init(&c, &r->msg);
+			e = pfs_dir_next(&c, r, &dir, &pos, &de, &child);
+			if (e <= 0)
+				break;
+			pfs_cur_init(&c, &r->msg);
+			pfs_dir_lookup(&c, r, &dir, de.name, de.name_len, &child);
+		}
+		pfs_dir_lookup(&c, r, &dir, (const u8 *)"x", 1, &child);
+	}
+}
+
 static inline int exercise_rootfs(const uint8_t *data, size_t len)
 {
 	struct pfs_rootfs r = { .report = quiet };
 	struct pfs_layer *layers;
-	struct pfs_inode in, child, dir;
+	struct pfs_ino_ref *index;
+	struct pfs_inode in;
 	struct pfs_dirent de;
 	struct pfs_chunk ch;
 	struct pfs_xattr x;
 	struct pfs_cur c;
 	const u8 *d, *v;
-	u64 *seg, size, pos;
+	u64 *seg, size;
 	u32 nseg, l, i, j, idx, n = 0;
-	int e;
 
 	if (pfs_rootfs_probe(data, len, &nseg))
 		return -1;
@@ -74,21 +101,15 @@ static inline int exercise_rootfs(const uint8_t *data, size_t len)
 			pfs_verity_find(&c, &r, (const u8 *)"0123456789abcdef0123456789abcdef", &v);
 		}
 	}
-	/* Walk the visible tree a little, as a reader would. */
-	pfs_cur_init(&c, &r.msg);
-	if (pfs_inode_get(&c, &r, PFS_ROOT_INO, &dir) == 0 &&
-	    dir.kind == PFS_KIND_DIR) {
-		pfs_dir_check_order(&c, &r, &dir);
-		pos = 0;
-		for (i = 0; i < 1000; i++) {
-			pfs_cur_init(&c, &r.msg);
-			e = pfs_dir_next(&c, &r, &dir, &pos, &de, &child);
-			if (e <= 0)
-				break;
-			pfs_cur_init(&c, &r.msg);
-			pfs_dir_lookup(&c, &r, &dir, de.name, de.name_len, &child);
-		}
-		pfs_dir_lookup(&c, &r, &dir, (const u8 *)"x", 1, &child);
+	exercise_walk(&r);
+	/* Again through the inode index, as readers of many layers do. */
+	size = pfs_rootfs_index_len(&r);
+	index = size && size < (1u << 22) ? calloc(size, sizeof(*index)) : NULL;
+	if (index) {
+		pfs_rootfs_init_index(&r, index);
+		exercise_walk(&r);
+		r.index = NULL;
+		free(index);
 	}
 	for (i = 0; i < r.verity.count && i < 10000; i++)
 		pfs_verity_at(&c, &r, i, &d, &v);

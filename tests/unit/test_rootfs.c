@@ -151,6 +151,35 @@ static void check_model(const uint8_t *buf, size_t len)
 		names++;
 	CHECK_EQ_U64(names, 3);
 	CHECK(pfs_verity_find(&c, &r, ch.digest, &v) == 0 && v[0] == 0xcd);
+	{
+		/* The inode index finds what the layer search finds (it is
+		 * used above PFS_LAYERS_SCAN layers; any count works). */
+		struct pfs_ino_ref index[16];
+		struct pfs_inode a, b;
+		u64 ino, n = 0;
+		u32 l, from;
+
+		CHECK(pfs_rootfs_index_len(&r) == 0);
+		for (l = 0; l < r.nlayers; l++)
+			n += r.layers[l].inodes.count;
+		CHECK(n <= 16);
+		pfs_rootfs_init_index(&r, index);
+		CHECK(r.nindex == n);
+		for (ino = 0; ino < 9; ino++) {
+			for (from = 0; from <= r.nlayers; from++) {
+				int e1, e2;
+
+				r.index = NULL;
+				e1 = pfs_inode_find(&c, &r, ino, from, &a);
+				r.index = index;
+				e2 = pfs_inode_find(&c, &r, ino, from, &b);
+				CHECK(e1 == e2);
+				CHECK(e1 || (a.layer == b.layer &&
+					     a.index == b.index && a.ino == ino));
+			}
+		}
+		r.index = NULL;
+	}
 }
 
 static size_t count_bytes(const uint8_t *buf, size_t len, const uint8_t *pat,

@@ -115,6 +115,7 @@ check delta_b mount_list delta-b /data/img/delta $DELTA_B
 check delta_a mount_list delta-a /data/img/delta $DELTA_A
 check delta_b_zstd mount_list delta-b-zstd /data/img/delta $DELTA_B_ZSTD
 check delta_a_zstd mount_list delta-a-zstd /data/img/delta $DELTA_A_ZSTD
+check delta_chain mount_list chain /data/img/chain $CHAIN
 
 ref_list() {	# NAME MANIFEST: the reference's listings have user xattrs only
 	pmount /mnt/p "oci_root_dir=/data/ref,image_manifest=$2" || die "mount failed"
