@@ -162,44 +162,58 @@ u64 pfs_rootfs_index_len(const struct pfs_rootfs *r)
 	return n;
 }
 
-static bool ref_less(const struct pfs_ino_ref *a, const struct pfs_ino_ref *b)
+static bool ref_less(const void *pa, const void *pb)
 {
+	const struct pfs_ino_ref *a = pa, *b = pb;
+
 	return a->ino < b->ino || (a->ino == b->ino && a->layer < b->layer);
 }
 
-static void sift_down(struct pfs_ino_ref *v, u64 i, u64 n)
+#define SORT_MAX_ELEM 32
+_Static_assert(sizeof(struct pfs_merged_ent) <= SORT_MAX_ELEM &&
+	       sizeof(struct pfs_ino_ref) <= SORT_MAX_ELEM, "sort buffer");
+
+static void swap_elem(u8 *a, u8 *b, size_t size)
 {
-	struct pfs_ino_ref t;
+	u8 t[SORT_MAX_ELEM];
+
+	memcpy(t, a, size);
+	memcpy(a, b, size);
+	memcpy(b, t, size);
+}
+
+static void sift_down(u8 *v, u64 i, u64 n, size_t size,
+		      bool (*less)(const void *, const void *))
+{
 	u64 child;
 
 	while ((child = 2 * i + 1) < n) {
-		if (child + 1 < n && ref_less(&v[child], &v[child + 1]))
+		if (child + 1 < n && less(v + child * size,
+					  v + (child + 1) * size))
 			child++;
-		if (!ref_less(&v[i], &v[child]))
+		if (!less(v + i * size, v + child * size))
 			return;
-		t = v[i];
-		v[i] = v[child];
-		v[child] = t;
+		swap_elem(v + i * size, v + child * size, size);
 		i = child;
 	}
 }
 
-/* Heapsort: in place, no recursion, O(n log n) whatever the input. */
-static void sort_refs(struct pfs_ino_ref *v, u64 n)
+/* Heapsort: in place, no recursion, O(n log n) whatever the input (the
+ * kernel's sort() is the same; core/ has its own to stay one source). */
+static void heap_sort(void *base, u64 n, size_t size,
+		      bool (*less)(const void *, const void *))
 {
-	struct pfs_ino_ref t;
+	u8 *v = base;
 	u64 i;
 
 	for (i = n / 2; i > 0; i--) {
 		pfs_yield(i);
-		sift_down(v, i - 1, n);
+		sift_down(v, i - 1, n, size, less);
 	}
 	for (i = n; i > 1; i--) {
 		pfs_yield(i);
-		t = v[0];
-		v[0] = v[i - 1];
-		v[i - 1] = t;
-		sift_down(v, 0, i - 1);
+		swap_elem(v, v + (i - 1) * size, size);
+		sift_down(v, 0, i - 1, size, less);
 	}
 }
 
@@ -218,7 +232,7 @@ void pfs_rootfs_init_index(struct pfs_rootfs *r, struct pfs_ino_ref *index)
 			index[n].index = i;
 		}
 	}
-	sort_refs(index, n);
+	heap_sort(index, n, sizeof(*index), ref_less);
 	r->index = index;
 	r->nindex = n;
 }
@@ -642,99 +656,240 @@ static int entry_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	return e;
 }
 
-int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
-	       const struct pfs_inode *dir, const u8 *name, u32 len,
-	       struct pfs_inode *child)
+/* The entry called @name in a merged directory's entries: its index, or
+ * m->n. */
+static u64 merged_find(const struct pfs_merged *m, const u8 *name, u32 len)
 {
-	struct pfs_inode ver = *dir;
+	u64 lo = 0, hi = m->n;
+	int d;
+
+	while (lo < hi) {
+		u64 mid = lo + (hi - lo) / 2;
+
+		d = pfs_name_cmp(m->ent[mid].name, m->ent[mid].name_len, name,
+				 len);
+		if (d == 0)
+			return mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return m->n;
+}
+
+int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
+		   const struct pfs_inode *dir, const struct pfs_merged *m,
+		   const u8 *name, u32 len, struct pfs_inode *child)
+{
 	struct pfs_dirent de;
-	u32 depth;
+	u64 i;
 	int e;
 
 	if (dir->kind != PFS_KIND_DIR)
 		return -ENOTDIR;
-	for (depth = 0; depth < r->nlayers; depth++) {
-		e = dir_find(c, r, &ver, name, len, &de);
-		if (e < 0)
-			return e;
-		if (e) {
-			e = entry_inode(c, r, &ver, &de, child);
-			if (e)
-				return e;
-			return child->kind == PFS_KIND_WHT ? -ENOENT : 0;
-		}
-		e = dir_below(c, r, &ver, &ver);
+	if (dir->look_below) {
+		if (!m)
+			return -EINVAL;
+		i = merged_find(m, name, len);
+		if (i == m->n)
+			return -ENOENT;
+		de.ino = m->ent[i].ino;
+		de.name = m->ent[i].name;
+		de.name_len = m->ent[i].name_len;
+	} else {
+		e = dir_find(c, r, dir, name, len, &de);
 		if (e <= 0)
 			return e ? e : -ENOENT;
-		ver.order = PFS_DIR_UNCHECKED;
 	}
-	return -ENOENT;
-}
-
-/* Is @name shadowed by one of the @depth versions above the current one? */
-static int hidden_above(struct pfs_cur *c, const struct pfs_rootfs *r,
-			const struct pfs_inode *dir, u32 depth,
-			const struct pfs_dirent *de)
-{
-	struct pfs_inode ver = *dir;
-	struct pfs_dirent tmp;
-	u32 d;
-	int e;
-
-	for (d = 0; d < depth; d++) {
-		e = dir_find(c, r, &ver, de->name, de->name_len, &tmp);
-		if (e)
-			return e;
-		e = dir_below(c, r, &ver, &ver);
-		if (e <= 0)
-			return e;
-		ver.order = PFS_DIR_UNCHECKED;
-	}
-	return 0;
+	e = entry_inode(c, r, dir, &de, child);
+	if (e)
+		return e;
+	return child->kind == PFS_KIND_WHT ? -ENOENT : 0;
 }
 
 int pfs_dir_next(struct pfs_cur *c, const struct pfs_rootfs *r,
-		 const struct pfs_inode *dir, u64 *pos, struct pfs_dirent *de,
-		 struct pfs_inode *child)
+		 const struct pfs_inode *dir, const struct pfs_merged *m,
+		 u64 *pos, struct pfs_dirent *de, struct pfs_inode *child)
 {
-	u32 depth = (u32)(*pos >> 32), idx = (u32)*pos, d;
-	struct pfs_inode ver = *dir;
+	const struct pfs_merged_ent *me;
 	int e;
 
 	if (dir->kind != PFS_KIND_DIR)
 		return -ENOTDIR;
-	for (d = 0; d < depth; d++) {
+	if (dir->look_below && !m)
+		return -EINVAL;
+	for (;;) {
+		if (*pos >= (dir->look_below ? m->n : dir->list.count))
+			return 0;
+		if (dir->look_below) {
+			me = &m->ent[(*pos)++];
+			de->ino = me->ino;
+			de->name = me->name;
+			de->name_len = me->name_len;
+		} else {
+			e = pfs_dirent_at(c, r, dir, (u32)(*pos)++, de);
+			if (e)
+				return e;
+		}
+		e = entry_inode(c, r, dir, de, child);
+		if (e)
+			return e;
+		if (child->kind != PFS_KIND_WHT)
+			return 1;
+	}
+}
+
+/* ---- merged directories ---- */
+
+/* Calls @fn on every version of @dir, top first (depth 0), until it
+ * returns non-zero or the versions end.  Depth is below the layer count:
+ * each version is found in a layer below the last. */
+static int each_version(struct pfs_cur *c, const struct pfs_rootfs *r,
+			const struct pfs_inode *dir,
+			int (*fn)(const struct pfs_inode *ver, u32 depth,
+				  void *arg),
+			void *arg)
+{
+	struct pfs_inode ver = *dir;
+	u32 depth;
+	int e;
+
+	for (depth = 0;; depth++) {
+		e = fn(&ver, depth, arg);
+		if (e)
+			return e < 0 ? e : 0;
 		e = dir_below(c, r, &ver, &ver);
 		if (e <= 0)
 			return e;
 	}
-	while (depth < r->nlayers) {
-		while (idx < ver.list.count) {
-			e = pfs_dirent_at(c, r, &ver, idx++, de);
-			if (e)
-				return e;
-			e = depth ? hidden_above(c, r, dir, depth, de) : 0;
-			if (e < 0)
-				return e;
-			if (e)
-				continue;
-			e = entry_inode(c, r, &ver, de, child);
-			if (e)
-				return e;
-			if (child->kind == PFS_KIND_WHT)
-				continue;
-			*pos = (u64)depth << 32 | idx;
-			return 1;
-		}
-		e = dir_below(c, r, &ver, &ver);
-		if (e <= 0) {
-			*pos = (u64)depth << 32 | idx;
+}
+
+struct merge_count {
+	const struct pfs_rootfs *r;
+	u64 total;
+};
+
+static int count_version(const struct pfs_inode *ver, u32 depth, void *arg)
+{
+	struct merge_count *mc = arg;
+
+	(void)depth;
+	mc->total += ver->list.count;
+	/* Each entry takes words of its own: versions sharing a list would
+	 * multiply the work and the caller's memory for nothing. */
+	if (mc->total > pfs_msg_words(&mc->r->msg))
+		return pfs_corrupt(mc->r,
+			"directory %llu: versions share entries",
+			(unsigned long long)ver->ino);
+	return 0;
+}
+
+int pfs_dir_merge_len(struct pfs_cur *c, const struct pfs_rootfs *r,
+		      const struct pfs_inode *dir, u64 *n)
+{
+	struct merge_count mc = { r, 0 };
+	int e;
+
+	*n = 0;
+	if (dir->kind != PFS_KIND_DIR)
+		return -ENOTDIR;
+	e = each_version(c, r, dir, count_version, &mc);
+	if (!e)
+		*n = mc.total;
+	return e;
+}
+
+struct merge_fill {
+	const struct pfs_rootfs *r;
+	struct pfs_merged_ent *ent;
+	u64 cap, n;
+};
+
+static int fill_version(const struct pfs_inode *ver, u32 depth, void *arg)
+{
+	struct merge_fill *mf = arg;
+	struct pfs_dirent de;
+	struct pfs_cur c;
+	u32 i;
+	int e;
+
+	pfs_cur_init(&c, &mf->r->msg);
+	for (i = 0; i < ver->list.count; i++) {
+		if (mf->n == mf->cap)
+			return -EINVAL;
+		e = pfs_dirent_at(&c, mf->r, ver, i, &de);
+		if (e)
 			return e;
-		}
-		depth++;
-		idx = 0;
+		mf->ent[mf->n].ino = de.ino;
+		mf->ent[mf->n].name = de.name;
+		mf->ent[mf->n].name_len = de.name_len;
+		mf->ent[mf->n].depth = depth;
+		mf->n++;
+		pfs_yield(mf->n);
 	}
 	return 0;
+}
+
+static bool merged_less(const void *pa, const void *pb)
+{
+	const struct pfs_merged_ent *a = pa, *b = pb;
+	int d = pfs_name_cmp(a->name, a->name_len, b->name, b->name_len);
+
+	return d < 0 || (d == 0 && a->depth < b->depth);
+}
+
+/* Keeps the topmost entry of each name whose inode is not a whiteout, and
+ * records its kind. */
+static int keep_visible(const struct pfs_rootfs *r,
+			const struct pfs_inode *dir, struct pfs_merged_ent *ent,
+			u64 *n)
+{
+	struct pfs_inode child;
+	struct pfs_dirent de;
+	struct pfs_cur c;
+	u64 i, k = 0;
+	int e;
+
+	for (i = 0; i < *n; i++) {
+		if (i && !pfs_name_cmp(ent[i].name, ent[i].name_len,
+				       ent[i - 1].name, ent[i - 1].name_len))
+			continue;
+		de.ino = ent[i].ino;
+		de.name = ent[i].name;
+		de.name_len = ent[i].name_len;
+		pfs_cur_init(&c, &r->msg);
+		e = entry_inode(&c, r, dir, &de, &child);
+		if (e)
+			return e;
+		pfs_yield(i);
+		if (child.kind == PFS_KIND_WHT)
+			continue;
+		ent[k] = ent[i];
+		ent[k++].kind = child.kind;
+	}
+	*n = k;
+	return 0;
+}
+
+int pfs_dir_merge(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *dir, struct pfs_merged_ent *ent,
+		  u64 cap, u64 *n)
+{
+	struct merge_fill mf = { r, ent, cap, 0 };
+	int e;
+
+	*n = 0;
+	if (dir->kind != PFS_KIND_DIR)
+		return -ENOTDIR;
+	e = each_version(c, r, dir, fill_version, &mf);
+	if (e)
+		return e;
+	heap_sort(ent, mf.n, sizeof(*ent), merged_less);
+	e = keep_visible(r, dir, ent, &mf.n);
+	if (!e)
+		*n = mf.n;
+	return e;
 }
 
 int pfs_xattr_at(struct pfs_cur *c, const struct pfs_rootfs *r,

@@ -170,21 +170,50 @@ int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
 			struct pfs_inode *dir);
 
 /*
- * Name lookup in a visible directory, honouring lookBelow and whiteouts:
- * *child is the visible inode, -ENOENT when there is none.
+ * Merged directories (lookBelow set; no writer sets it today): the
+ * directory's versions in the layers below are merged with it, upper names
+ * winning, a whiteout entry hiding a name.  Walking the versions for every
+ * lookup and every entry listed would cost each entry a search of every
+ * version above it, so the caller merges a directory once: room for
+ * pfs_dir_merge_len() entries, which pfs_dir_merge() fills with the visible
+ * entries sorted by name (core/ does not allocate).
  */
-int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
-	       const struct pfs_inode *dir, const u8 *name, u32 len,
-	       struct pfs_inode *child);
+struct pfs_merged_ent {
+	u64 ino;
+	const u8 *name;
+	u32 name_len;
+	u16 kind;			/* the entry's inode's */
+	u32 depth;			/* version it comes from, 0: the top */
+};
+
+struct pfs_merged {
+	const struct pfs_merged_ent *ent;
+	u64 n;
+};
+
+int pfs_dir_merge_len(struct pfs_cur *c, const struct pfs_rootfs *r,
+		      const struct pfs_inode *dir, u64 *n);
+int pfs_dir_merge(struct pfs_cur *c, const struct pfs_rootfs *r,
+		  const struct pfs_inode *dir, struct pfs_merged_ent *ent,
+		  u64 cap, u64 *n);
 
 /*
- * Directory iteration, honouring lookBelow and whiteouts.  *pos starts at 0
- * and stays valid across calls (it encodes layer depth and index).  Returns
- * 1 with the next visible entry and its inode, 0 at the end.
+ * Name lookup in a visible directory: *child is the visible inode, -ENOENT
+ * when there is none (or it is a whiteout).  @m is the merged directory for
+ * a lookBelow one (-EINVAL without it), ignored otherwise.
+ */
+int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
+		   const struct pfs_inode *dir, const struct pfs_merged *m,
+		   const u8 *name, u32 len, struct pfs_inode *child);
+
+/*
+ * Directory iteration, whiteouts skipped; @m as for pfs_dir_lookup.  *pos
+ * starts at 0 and stays valid across calls (an index into the entries).
+ * Returns 1 with the next visible entry and its inode, 0 at the end.
  */
 int pfs_dir_next(struct pfs_cur *c, const struct pfs_rootfs *r,
-		 const struct pfs_inode *dir, u64 *pos, struct pfs_dirent *de,
-		 struct pfs_inode *child);
+		 const struct pfs_inode *dir, const struct pfs_merged *m,
+		 u64 *pos, struct pfs_dirent *de, struct pfs_inode *child);
 
 /* Xattrs, in stored order. */
 static inline u32 pfs_xattr_count(const struct pfs_inode *in)

@@ -64,14 +64,59 @@ static int push(struct stack *s, u64 ino)
 	return 0;
 }
 
+/* Records one entry's inode; directories are pushed to be walked. */
+static int walk_entry(struct pfs_sb_info *sbi, struct stack *st,
+		      struct pfs_cur *c, const struct pfs_inode *child,
+		      u32 *subdirs)
+{
+	u64 limit = pfs_msg_words(&sbi->rfs.msg) + 1024, size;
+	bool present;
+	u32 n;
+	int e;
+
+	if (child->ino > limit) {
+		pfs_err(sbi, "corrupted image: inode number %llu is out of range for a rootfs of %llu words",
+			child->ino, pfs_msg_words(&sbi->rfs.msg));
+		return -PFS_ECORRUPT;
+	}
+	n = links_get(sbi, child->ino, &present);
+	if (child->kind == PFS_KIND_DIR) {
+		if (present) {
+			pfs_err(sbi, "corrupted image: directory %llu is linked twice",
+				child->ino);
+			return links_set(sbi, child->ino, PFS_KIND_DIR,
+					 PFS_LINKS_BAD);
+		}
+		(*subdirs)++;
+		e = push(st, child->ino);
+		if (!e)
+			e = links_set(sbi, child->ino, PFS_KIND_DIR, 2);
+		if (!e)
+			sbi->nfiles++;
+		return e;
+	}
+	if (!present) {
+		sbi->nfiles++;
+		if (child->kind == PFS_KIND_FILE) {
+			e = pfs_file_size(c, &sbi->rfs, child, &size);
+			if (e)
+				return e;
+			sbi->nblocks += DIV_ROUND_UP_ULL(size, PAGE_SIZE);
+		}
+	}
+	if (n < U32_MAX)
+		return links_set(sbi, child->ino, child->kind, n + 1);
+	return 0;
+}
+
 static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino)
 {
+	struct pfs_kmerged *km = NULL;
 	struct pfs_inode dir, child;
 	struct pfs_dirent de;
 	struct pfs_cur c;
-	u64 limit = pfs_msg_words(&sbi->rfs.msg) + 1024;
 	u32 subdirs = 0, n;
-	u64 pos = 0, size;
+	u64 pos = 0;
 	bool present;
 	int e;
 
@@ -80,56 +125,24 @@ static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino)
 	e = pfs_inode_get(&c, &sbi->rfs, ino, &dir);
 	if (e)
 		return e == -ENOENT ? -PFS_ECORRUPT : e;
-	while ((e = pfs_dir_next(&c, &sbi->rfs, &dir, &pos, &de, &child)) == 1) {
-		if (child.ino > limit) {
-			pfs_err(sbi, "corrupted image: inode number %llu is out of range for a rootfs of %llu words",
-				child.ino, pfs_msg_words(&sbi->rfs.msg));
-			return -PFS_ECORRUPT;
-		}
-		n = links_get(sbi, child.ino, &present);
-		if (child.kind == PFS_KIND_DIR) {
-			if (present) {
-				pfs_err(sbi, "corrupted image: directory %llu is linked twice",
-					child.ino);
-				e = links_set(sbi, child.ino, PFS_KIND_DIR,
-					      PFS_LINKS_BAD);
-				if (e)
-					return e;
-				continue;
-			}
-			subdirs++;
-			e = push(st, child.ino);
-			if (!e)
-				e = links_set(sbi, child.ino, PFS_KIND_DIR, 2);
-			if (e)
-				return e;
-			sbi->nfiles++;
-			continue;
-		}
-		if (!present) {
-			sbi->nfiles++;
-			if (child.kind == PFS_KIND_FILE) {
-				e = pfs_file_size(&c, &sbi->rfs, &child, &size);
-				if (e)
-					return e;
-				sbi->nblocks += DIV_ROUND_UP_ULL(size, PAGE_SIZE);
-			}
-		}
-		if (n < U32_MAX) {
-			e = links_set(sbi, child.ino, child.kind, n + 1);
-			if (e)
-				return e;
-		}
+	if (dir.look_below) {
+		km = pfs_merge_dir(sbi, &dir);
+		if (IS_ERR(km))
+			return PTR_ERR(km);
 	}
+	while ((e = pfs_dir_next(&c, &sbi->rfs, &dir, km ? &km->m : NULL,
+				 &pos, &de, &child)) == 1) {
+		e = walk_entry(sbi, st, &c, &child, &subdirs);
+		if (e)
+			break;
+	}
+	kvfree(km);
 	if (e < 0)
 		return e;
 	if (subdirs) {
 		n = links_get(sbi, ino, &present);
-		if (n != PFS_LINKS_BAD) {
-			e = links_set(sbi, ino, PFS_KIND_DIR, 2 + subdirs);
-			if (e)
-				return e;
-		}
+		if (n != PFS_LINKS_BAD)
+			return links_set(sbi, ino, PFS_KIND_DIR, 2 + subdirs);
 	}
 	return 0;
 }

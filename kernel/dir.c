@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * readdir.  Positions: 0 is ".", 1 is "..", and 2 + p for the rest, where p
- * is core's directory position (layer depth << 32 | index), so a position
+ * is core's directory position (an index into the entries), so a position
  * stays valid across calls, across lseek and for the lifetime of the
  * mount, whiteouts and merged lower layers included.
  *
  * A directory that is not merged with lower layers (all but lookBelow ones)
  * is listed straight from its entry list, the kind of each entry coming
  * from the census: an entry the census did not record is a whiteout.  That
- * is what core's pfs_dir_next() yields, without decoding every child.
+ * is what core's pfs_dir_next() yields, without decoding every child.  A
+ * lookBelow directory is listed from its merged entries (made once, kept
+ * with the inode), where positions are indexes too.
  */
 #include "internal.h"
 
@@ -51,10 +53,54 @@ static int readdir_one(struct file *file, struct dir_context *ctx,
 	return 0;
 }
 
+struct pfs_kmerged *pfs_merge_dir(struct pfs_sb_info *sbi,
+				  const struct pfs_inode *dir)
+{
+	struct pfs_kmerged *km;
+	struct pfs_cur c;
+	u64 n;
+	int err;
+
+	pfs_cur_init(&c, &sbi->rfs.msg);
+	err = pfs_dir_merge_len(&c, &sbi->rfs, dir, &n);
+	if (err)
+		return ERR_PTR(pfs_errno(err));
+	km = kvmalloc(struct_size(km, ent, n), GFP_KERNEL | __GFP_NOWARN);
+	if (!km)
+		return ERR_PTR(-ENOMEM);
+	pfs_cur_init(&c, &sbi->rfs.msg);
+	err = pfs_dir_merge(&c, &sbi->rfs, dir, km->ent, n, &km->m.n);
+	if (err) {
+		kvfree(km);
+		return ERR_PTR(pfs_errno(err));
+	}
+	km->m.ent = km->ent;
+	return km;
+}
+
+const struct pfs_merged *pfs_inode_merged(struct inode *dir)
+{
+	struct pfs_inode_info *pii = PFS_I(dir);
+	struct pfs_kmerged *km = smp_load_acquire(&pii->merged);
+
+	if (km || !pii->pi.look_below)
+		return km ? &km->m : NULL;
+	km = pfs_merge_dir(PFS_SB(dir->i_sb), &pii->pi);
+	if (IS_ERR(km))
+		return ERR_CAST(km);
+	/* Another task may have made it meanwhile. */
+	if (cmpxchg_release(&pii->merged, NULL, km)) {
+		kvfree(km);
+		km = smp_load_acquire(&pii->merged);
+	}
+	return &km->m;
+}
+
 static int pfs_readdir(struct file *file, struct dir_context *ctx)
 {
 	struct inode *dir = file_inode(file);
 	struct pfs_sb_info *sbi = PFS_SB(dir->i_sb);
+	const struct pfs_merged *m;
 	struct pfs_inode child;
 	struct pfs_dirent de;
 	struct pfs_cur c;
@@ -67,10 +113,15 @@ static int pfs_readdir(struct file *file, struct dir_context *ctx)
 	pfs_cur_init(&c, &sbi->rfs.msg);
 	if (!PFS_I(dir)->pi.look_below)
 		return readdir_one(file, ctx, &c, pos);
+	m = pfs_inode_merged(dir);
+	if (IS_ERR(m))
+		return PTR_ERR(m);
 	for (;;) {
 		next = pos;
-		err = pfs_dir_next(&c, &sbi->rfs, &PFS_I(dir)->pi, &next, &de,
-				   &child);
+		/* Each entry decodes its inode: a budget of its own. */
+		pfs_cur_init(&c, &sbi->rfs.msg);
+		err = pfs_dir_next(&c, &sbi->rfs, &PFS_I(dir)->pi, m, &next,
+				   &de, &child);
 		if (err < 0)
 			return pfs_errno(err);
 		if (err == 0) {

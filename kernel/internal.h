@@ -93,6 +93,8 @@ struct pfs_inode_info {
 	/* Files of many chunks: each chunk's end offset (pfs_file_ends), made
 	 * at the first read; set once, freed with the inode. */
 	u64 *ends;
+	/* lookBelow directories: the merged entries, likewise (dir.c). */
+	struct pfs_kmerged *merged;
 	struct inode vfs_inode;
 };
 
@@ -161,6 +163,16 @@ extern const struct inode_operations pfs_dir_iops;
 
 /* dir.c */
 extern const struct file_operations pfs_dir_fops;
+/* A lookBelow directory's merged entries (pfs_dir_merge), one allocation. */
+struct pfs_kmerged {
+	struct pfs_merged m;
+	struct pfs_merged_ent ent[];
+};
+struct pfs_kmerged *pfs_merge_dir(struct pfs_sb_info *sbi,
+				  const struct pfs_inode *dir);
+/* The directory's, made at first use and kept with the inode; NULL for
+ * other directories. */
+const struct pfs_merged *pfs_inode_merged(struct inode *dir);
 
 /* data.c */
 extern const struct address_space_operations pfs_aops;

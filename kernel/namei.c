@@ -2,9 +2,9 @@
 /*
  * Name lookup.  Nothing is put in the dcache ahead of time: each name is
  * looked up when the VFS asks, by binary search in the directory's
- * name-sorted entry list (checked sorted once at iget; delta layers written
- * by the reference list whiteouts first and are searched linearly), through
- * the lower layers where lookBelow says so, with whiteouts hiding names.
+ * name-sorted entry list (checked at iget; delta layers written by the
+ * reference list whiteouts first: each sorted run is searched), or in the
+ * merged entries of a lookBelow directory; whiteouts hide names.
  */
 #include "internal.h"
 
@@ -12,6 +12,7 @@ static struct dentry *pfs_lookup(struct inode *dir, struct dentry *dentry,
 				 unsigned int flags)
 {
 	struct pfs_sb_info *sbi = PFS_SB(dir->i_sb);
+	const struct pfs_merged *m;
 	struct pfs_inode child;
 	struct inode *inode = NULL;
 	struct pfs_cur c;
@@ -19,9 +20,12 @@ static struct dentry *pfs_lookup(struct inode *dir, struct dentry *dentry,
 
 	if (dentry->d_name.len > PFS_NAME_MAX)
 		return ERR_PTR(-ENAMETOOLONG);
+	m = pfs_inode_merged(dir);
+	if (IS_ERR(m))
+		return ERR_CAST(m);
 	pfs_cur_init(&c, &sbi->rfs.msg);
-	err = pfs_dir_lookup(&c, &sbi->rfs, &PFS_I(dir)->pi, dentry->d_name.name,
-			     dentry->d_name.len, &child);
+	err = pfs_dir_lookup(&c, &sbi->rfs, &PFS_I(dir)->pi, m,
+			     dentry->d_name.name, dentry->d_name.len, &child);
 	if (!err)
 		inode = pfs_iget(dir->i_sb, child.ino, &child);
 	else if (err != -ENOENT)

@@ -64,6 +64,7 @@ static struct inode *pfs_alloc_inode(struct super_block *sb)
 	pii->hint_idx = 0;
 	pii->hint_start = 0;
 	pii->ends = NULL;
+	pii->merged = NULL;
 	return &pii->vfs_inode;
 }
 
@@ -74,6 +75,7 @@ static void pfs_free_inode(struct inode *inode)
 
 	kfree(pii->link);
 	kvfree(pii->ends);
+	kvfree(pii->merged);
 	kmem_cache_free(pfs_inode_cachep, pii);
 }
 

@@ -162,34 +162,75 @@ static int census_visible(struct pfs_image *img, struct pfs_u64map *vis)
 	return 0;
 }
 
+/* The merged entries of @dir if it is a lookBelow directory (*ref: the
+ * reference to put), else nothing to do. */
+static int dir_merged(struct pfs_image *img, const struct pfs_inode *dir,
+		      struct pfs_merged *m, struct pfs_derived **ref)
+{
+	int e;
+
+	*ref = NULL;
+	m->ent = NULL;
+	m->n = 0;
+	if (!dir->look_below)
+		return 0;
+	e = pfs_merged_get(&img->derived, &img->rfs, dir, ref);
+	if (e)
+		return e == -PFS_ECORRUPT ? -EIO : e;
+	m->ent = pfs_derived_dir(*ref);
+	m->n = (*ref)->n;
+	return 0;
+}
+
+/* The inode number of entry @pos of @dir (merged if @m has entries). */
+static int entry_ino(struct pfs_cur *c, const struct pfs_rootfs *r,
+		     const struct pfs_inode *dir, const struct pfs_merged *m,
+		     u64 pos, uint64_t *ino)
+{
+	struct pfs_dirent de;
+
+	if (dir->look_below) {
+		*ino = m->ent[pos].ino;
+		return 0;
+	}
+	if (pfs_dirent_at(c, r, dir, (u32)pos, &de))
+		return -EIO;
+	*ino = de.ino;
+	return 0;
+}
+
 static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
 		      struct pfs_census *cs, const struct pfs_inode *dir)
 {
-	struct pfs_inode child;
-	struct pfs_dirent de;
+	struct pfs_derived *ref;
+	struct pfs_merged m;
 	struct pfs_cur c;
 	uint32_t subdirs = 0;
-	uint64_t pos = 0, *v;
+	uint64_t pos, n, ino, *v;
 	int e;
 
+	e = dir_merged(img, dir, &m, &ref);
+	if (e)
+		return e;
+	n = dir->look_below ? m.n : dir->list.count;
 	pfs_cur_init(&c, &img->rfs.msg);
-	/* Merged directories go through the full iterator; plain ones are
-	 * read directly. */
-	while ((e = dir->look_below ?
-		    pfs_dir_next(&c, &img->rfs, dir, &pos, &de, &child) :
-		    (pos < dir->list.count ?
-		     !pfs_dirent_at(&c, &img->rfs, dir, (u32)pos++, &de) : 0)) == 1) {
-		v = pfs_u64map_get(vis, de.ino);
+	for (pos = 0; pos < n; pos++) {
+		e = entry_ino(&c, &img->rfs, dir, &m, pos, &ino);
+		if (e)
+			break;
+		v = pfs_u64map_get(vis, ino);
 		if (!v || VIS_KIND(*v) == PFS_KIND_WHT)
 			continue;
 		if (VIS_KIND(*v) == PFS_KIND_DIR) {
 			subdirs++;
 			continue;
 		}
-		if (pfs_u64map_put(&cs->nlink, de.ino, cs_get(cs, de.ino) + 1))
-			return -ENOMEM;
+		e = pfs_u64map_put(&cs->nlink, ino, cs_get(cs, ino) + 1);
+		if (e)
+			break;
 	}
-	if (e < 0)
+	pfs_derived_put(ref);
+	if (e)
 		return e;
 	return pfs_u64map_put(&cs->nlink, dir->ino, 2 + subdirs);
 }
@@ -742,7 +783,7 @@ int pfs_image_open_oci(struct pfs_oci *oci, const char *tag,
 		img->log = *opts->log;
 	img->oci = oci;
 	pthread_mutex_init(&img->census_lock, NULL);
-	pfs_ends_cache_init(&img->ends);
+	pfs_dcache_init(&img->derived);
 	ra_init(&img->ra, opts ? opts->readahead : 0);
 	img->tag = strdup(tag);
 	img->icache = calloc(1, sizeof(*img->icache));
@@ -810,7 +851,7 @@ void pfs_image_close(struct pfs_image *img)
 	}
 	census_free(img->census);
 	pthread_mutex_destroy(&img->census_lock);
-	pfs_ends_cache_destroy(&img->ends);
+	pfs_dcache_destroy(&img->derived);
 	pfs_manifest_free(&img->manifest);
 	free(img->manifest_json);
 	free(img->layers);
@@ -904,8 +945,10 @@ int pfs_getattr(struct pfs_image *img, uint64_t ino, struct pfs_attr *attr)
 static int lookup(struct pfs_image *img, uint64_t dir, const char *name,
 		  size_t len, struct pfs_cinode *out)
 {
+	struct pfs_derived *ref;
 	struct pfs_cinode d;
 	struct pfs_inode child;
+	struct pfs_merged m;
 	struct pfs_cur c;
 	int e;
 
@@ -914,9 +957,13 @@ static int lookup(struct pfs_image *img, uint64_t dir, const char *name,
 	e = pfs_image_inode(img, dir, &d);
 	if (e)
 		return e;
+	e = dir_merged(img, &d.in, &m, &ref);
+	if (e)
+		return e;
 	pfs_cur_init(&c, &img->rfs.msg);
-	e = pfs_dir_lookup(&c, &img->rfs, &d.in, (const u8 *)name, (u32)len,
-		       &child);
+	e = pfs_dir_lookup(&c, &img->rfs, &d.in, &m, (const u8 *)name,
+			   (u32)len, &child);
+	pfs_derived_put(ref);
 	if (e)
 		return e == -PFS_ECORRUPT ? -EIO : e;
 	return pfs_image_inode(img, child.ino, out);
@@ -964,17 +1011,23 @@ int pfs_resolve(struct pfs_image *img, const char *path, struct pfs_attr *attr)
 int pfs_readdir(struct pfs_image *img, uint64_t dir, uint64_t *pos,
 		struct pfs_dirent_info *ent)
 {
+	struct pfs_derived *ref;
 	struct pfs_cinode d;
 	struct pfs_inode child;
 	struct pfs_dirent de;
+	struct pfs_merged m;
 	struct pfs_cur c;
 	int e;
 
 	e = pfs_image_inode(img, dir, &d);
 	if (e)
 		return e;
+	e = dir_merged(img, &d.in, &m, &ref);
+	if (e)
+		return e;
 	pfs_cur_init(&c, &img->rfs.msg);
-	e = pfs_dir_next(&c, &img->rfs, &d.in, pos, &de, &child);
+	e = pfs_dir_next(&c, &img->rfs, &d.in, &m, pos, &de, &child);
+	pfs_derived_put(ref);
 	if (e <= 0)
 		return e == -PFS_ECORRUPT ? -EIO : e;
 	ent->ino = de.ino;
@@ -987,7 +1040,7 @@ int pfs_readdir(struct pfs_image *img, uint64_t dir, uint64_t *pos,
 ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 		 uint64_t off)
 {
-	struct pfs_ends *ends;
+	struct pfs_derived *ends;
 	struct pfs_cinode ci;
 	struct pfs_chunk ch;
 	struct pfs_cur c;
@@ -1005,13 +1058,13 @@ ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 		return 0;
 	if (len > ci.size - off)
 		len = (size_t)(ci.size - off);
-	ends = pfs_ends_get(&img->ends, &img->rfs, &ci.in);
+	ends = pfs_ends_get(&img->derived, &img->rfs, &ci.in);
 	pfs_cur_init(&c, &img->rfs.msg);
 	while (done < len) {
 		uint64_t at = off + done, within;
 		size_t n;
 
-		e = pfs_file_seek(&c, &img->rfs, &ci.in, ends ? ends->end : NULL,
+		e = pfs_file_seek(&c, &img->rfs, &ci.in, ends ? pfs_derived_ends(ends) : NULL,
 				  at, &idx, &start, &ch);
 		if (e) {
 			e = e == -ENOENT || e == -PFS_ECORRUPT ? -EIO : e;
@@ -1027,7 +1080,7 @@ ssize_t pfs_read(struct pfs_image *img, uint64_t ino, void *buf, size_t len,
 			break;
 		done += n;
 	}
-	pfs_ends_put(ends);
+	pfs_derived_put(ends);
 	if (e)
 		return e;
 	/* Sequential-looking: a read of several pages (the kernel's

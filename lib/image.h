@@ -7,7 +7,7 @@
 
 #include "../core/rootfs.h"
 #include "blob.h"
-#include "ends.h"
+#include "derived.h"
 #include "oci.h"
 
 struct pfs_icache;
@@ -77,7 +77,7 @@ struct pfs_image {
 	bool verity;
 	struct pfs_blob_cache *blobs;
 	struct pfs_icache *icache;
-	struct pfs_ends_cache ends;	/* files of many chunks */
+	struct pfs_dcache derived;	/* chunk ends, merged dirs */
 	pthread_mutex_t census_lock;
 	struct pfs_census *census;	/* link counts */
 	bool totals;			/* statfs figures counted */

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 import capnp_msg
+import crafted
 import ocidir
 import tree
 from conftest import TOP
@@ -239,3 +240,25 @@ def test_directory_in_sorted_runs(pfs, tmp_path):
     r = pfs.run("cat", f"{oci.path}:rev", "/d/f007", check=False)
     assert r.returncode == 1
     assert b"entries out of order" in r.stderr, r.stderr
+
+
+def test_merged_directory(pfs, tmp_path):
+    """lookBelow (no writer sets it): a directory merged with its versions
+    below, upper names winning and whiteouts hiding names, read from one
+    merged list made once per directory."""
+    src = tmp_path / "src"
+    crafted.make_merged_tree(src)
+    oci = ocidir.Oci(tmp_path / "oci")
+    pfs.build(src, f"{oci.path}:t")
+    oci.retag("t", "merged", rootfs=crafted.merged_rootfs(oci.rootfs("t")))
+    ref = f"{oci.path}:merged"
+    listed = json.loads(pfs.run("ls", "--json", ref, "/d").stdout)
+    assert {e["path"]: e["type"] for e in listed} == {
+        f"/d/{n}": t for n, t in crafted.MERGED_D.items()}
+    assert pfs.run("cat", ref, "/d/f4").stdout == b"file 4\n"
+    for gone in ("/d/f2", "/d/f3"):
+        assert pfs.run("cat", ref, gone, check=False).returncode == 1
+    out = tmp_path / "out"
+    pfs.run("extract", ref, out)
+    assert os.readlink(out / "d" / "f1") == "t1"
+    assert sorted(os.listdir(out / "d")) == sorted(crafted.MERGED_D)

@@ -35,6 +35,7 @@ import time
 import pytest
 
 import capnp_msg
+import crafted
 import ocidir
 import tree
 from conftest import BUILD, REFERENCE, as_nobody
@@ -561,6 +562,23 @@ def test_delta_chain(pfs, mounts, tmp_path):
         mnt = mkdir(tmp_path / f"mnt-{g}")
         mounts.mount(f"{oci}:g{g:02d}", mnt)
         tree.compare(listings[g], pfs.listing(mnt, nlink=True))
+
+
+def test_merged_directory(pfs, mounts, tmp_path):
+    """A lookBelow directory (crafted: no writer sets it) lists and looks
+    up its merged versions: upper names win, whiteouts hide names."""
+    src, oci = tmp_path / "src", tmp_path / "oci"
+    crafted.make_merged_tree(src)
+    pfs.build(src, f"{oci}:t")
+    o = ocidir.Oci(oci)
+    o.retag("t", "merged", rootfs=crafted.merged_rootfs(o.rootfs("t")))
+    mnt = mkdir(tmp_path / "mnt")
+    mounts.mount(f"{oci}:merged", mnt)
+    crafted.make_merged_expected(src, tmp_path / "expected")
+    tree.compare(pfs.listing(tmp_path / "expected", nlink=True),
+                 pfs.listing(mnt, nlink=True))
+    for gone in ("f2", "f3"):
+        assert not os.path.lexists(os.path.join(mnt, "d", gone))
 
 
 def reference_listing(tag):

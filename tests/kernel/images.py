@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import capnp_msg  # noqa: E402
+import crafted  # noqa: E402
 import tree  # noqa: E402
 
 REFERENCE = os.path.join(TOP, "tests", "fixtures", "reference-images")
@@ -443,6 +444,16 @@ def prepare(stage, pfs, treelist, tmp):
         build(pfs, chain, oci, f"g{g:02d}", "-c", "-b", f"g{g - 1:02d}")
     meta["CHAIN"] = manifest_of(oci, "g12")
     expected["chain"] = tree.listing(treelist, chain, nlink=True)
+    # A crafted lookBelow directory (no writer sets the flag).
+    msrc = os.path.join(tmp, "merged-src")
+    crafted.make_merged_tree(msrc)
+    oci = os.path.join(img, "merged")
+    build(pfs, msrc, oci, "t")
+    rootfs = crafted.merged_rootfs(read(blob(oci, rootfs_of(oci, "t"))))
+    meta["MERGED_ROOTFS"] = put_blob(oci, rootfs)
+    crafted.make_merged_expected(msrc, os.path.join(tmp, "merged-exp"))
+    expected["merged"] = tree.listing(treelist, os.path.join(tmp, "merged-exp"),
+                                      nlink=True)
 
     shutil.copytree(os.path.join(REFERENCE, "demo"), os.path.join(stage, "ref"))
     for t in ("v0", "v0-zstd", "v1", "v1-zstd"):

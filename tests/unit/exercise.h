@@ -22,28 +22,41 @@ static void quiet(void *arg, const char *msg)
 /* Walk the visible tree a little, as a reader would. */
 static inline void exercise_walk(const struct pfs_rootfs *r)
 {
+	struct pfs_merged m = { NULL, 0 };
+	struct pfs_merged_ent *ent = NULL;
 	struct pfs_inode child, dir;
 	struct pfs_dirent de;
 	struct pfs_cur c;
-	u64 pos;
+	u64 pos, n;
 	u32 i;
 	int e;
 
 	pfs_cur_init(&c, &r->msg);
-	if (pfs_inode_get(&c, r, PFS_ROOT_INO, &dir) == 0 &&
-	    dir.kind == PFS_KIND_DIR) {
-		pfs_dir_check_order(&c, r, &dir);
-		pos = 0;
-		for (i = 0; i < 1000; i++) {
-			pfs_cur_init(&c, &r->msg);
-			e = pfs_dir_next(&c, r, &dir, &pos, &de, &child);
-			if (e <= 0)
-				break;
-			pfs_cur_init(&c, &r->msg);
-			pfs_dir_lookup(&c, r, &dir, de.name, de.name_len, &child);
+	if (pfs_inode_get(&c, r, PFS_ROOT_INO, &dir) || dir.kind != PFS_KIND_DIR)
+		return;
+	pfs_dir_check_order(&c, r, &dir);
+	if (dir.look_below) {
+		if (pfs_dir_merge_len(&c, r, &dir, &n) || n > (1u << 20))
+			return;
+		ent = calloc(n + 1, sizeof(*ent));
+		pfs_cur_init(&c, &r->msg);
+		if (!ent || pfs_dir_merge(&c, r, &dir, ent, n, &m.n)) {
+			free(ent);
+			return;
 		}
-		pfs_dir_lookup(&c, r, &dir, (const u8 *)"x", 1, &child);
+		m.ent = ent;
 	}
+	pos = 0;
+	for (i = 0; i < 1000; i++) {
+		pfs_cur_init(&c, &r->msg);
+		e = pfs_dir_next(&c, r, &dir, &m, &pos, &de, &child);
+		if (e <= 0)
+			break;
+		pfs_cur_init(&c, &r->msg);
+		pfs_dir_lookup(&c, r, &dir, &m, de.name, de.name_len, &child);
+	}
+	pfs_dir_lookup(&c, r, &dir, &m, (const u8 *)"x", 1, &child);
+	free(ent);
 }
 
 static inline int exercise_rootfs(const uint8_t *data, size_t len)

@@ -140,14 +140,14 @@ static void check_model(const uint8_t *buf, size_t len)
 	CHECK(pfs_inode_get(&c, &r, 1, &root) == 0 && root.layer == 1);
 	CHECK(pfs_dir_check_order(&c, &r, &root) == 0 &&
 	      root.order == PFS_DIR_SORTED);
-	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"sym", 3, &child) == 0 &&
+	CHECK(pfs_dir_lookup(&c, &r, &root, NULL, (const u8 *)"sym", 3, &child) == 0 &&
 	      child.ino == 4);
-	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"zgone", 5, &child) ==
+	CHECK(pfs_dir_lookup(&c, &r, &root, NULL, (const u8 *)"zgone", 5, &child) ==
 	      -ENOENT);
-	CHECK(pfs_dir_lookup(&c, &r, &root, (const u8 *)"nope", 4, &child) ==
+	CHECK(pfs_dir_lookup(&c, &r, &root, NULL, (const u8 *)"nope", 4, &child) ==
 	      -ENOENT);
 	/* Iteration hides the whiteout. */
-	while (pfs_dir_next(&c, &r, &root, &pos, &de, &child) == 1)
+	while (pfs_dir_next(&c, &r, &root, NULL, &pos, &de, &child) == 1)
 		names++;
 	CHECK_EQ_U64(names, 3);
 	CHECK(pfs_verity_find(&c, &r, ch.digest, &v) == 0 && v[0] == 0xcd);
@@ -377,9 +377,84 @@ static void shared_digests(void)
 	free(v);
 }
 
+/* Layer @l gets directory 1 (merged with those below if @below) with
+ * the entries @names -> @inos, and files or whiteouts @inos. */
+static void merge_layer(struct pfs_mlayer *l, bool below, const char *names,
+			const uint64_t *inos, const uint16_t *kinds, size_t n)
+{
+	size_t i;
+
+	l->count = n + 1;
+	l->inodes = calloc(n + 1, sizeof(*l->inodes));
+	l->inodes[0].ino = 1;
+	l->inodes[0].kind = PFS_KIND_DIR;
+	l->inodes[0].look_below = below;
+	for (i = 0; i < n; i++) {
+		pfs_minode_add_dirent(&l->inodes[0], inos[i],
+				      (const uint8_t *)names + i, 1);
+		l->inodes[i + 1].ino = inos[i];
+		l->inodes[i + 1].kind = kinds[i];
+	}
+}
+
+/* lookBelow: upper names win, whiteouts hide names, one sorted list. */
+static void merged_dir(void)
+{
+	static const uint64_t top[] = { 10, 11 }, mid[] = { 12, 13, 14 },
+			      base[] = { 15, 16 };
+	static const uint16_t F = PFS_KIND_FILE, W = PFS_KIND_WHT;
+	static const uint16_t topk[] = { F, W }, midk[] = { F, F, F },
+			      basek[] = { F, F };
+	struct pfs_merged_ent ent[8];
+	struct pfs_mlayer l[3];
+	struct pfs_buf out = { 0 };
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layers[3];
+	struct pfs_merged m;
+	struct pfs_inode root, child;
+	struct pfs_dirent de;
+	struct pfs_cur c;
+	u64 seg[2], n, pos = 0;
+	u32 nseg, i;
+	size_t k;
+
+	/* Entries in stored order: the merge sorts them. */
+	merge_layer(&l[0], true, "aw", top, topk, 2);
+	merge_layer(&l[1], true, "wba", mid, midk, 3);
+	merge_layer(&l[2], false, "cb", base, basek, 2);
+	CHECK(pfs_rootfs_encode(l, 3, NULL, 0, &out) == 0);
+	CHECK(pfs_rootfs_probe(out.data, out.len, &nseg) == 0 && nseg == 1);
+	CHECK(pfs_rootfs_init(&r, out.data, out.len, seg, nseg) == 0);
+	CHECK(pfs_rootfs_init_layers(&r, layers) == 0);
+	pfs_cur_init(&c, &r.msg);
+	CHECK(pfs_inode_get(&c, &r, 1, &root) == 0 && root.look_below);
+	CHECK(pfs_dir_merge_len(&c, &r, &root, &n) == 0 && n == 7);
+	CHECK(pfs_dir_merge(&c, &r, &root, ent, 3, &n) == -EINVAL);
+	CHECK(pfs_dir_merge(&c, &r, &root, ent, 8, &n) == 0 && n == 3);
+	CHECK(ent[0].ino == 10 && ent[1].ino == 13 && ent[2].ino == 15);
+	CHECK(ent[0].name[0] == 'a' && ent[0].kind == PFS_KIND_FILE &&
+	      ent[0].depth == 0 && ent[1].depth == 1 && ent[2].depth == 2);
+	m.ent = ent;
+	m.n = n;
+	CHECK(pfs_dir_lookup(&c, &r, &root, NULL, (const u8 *)"a", 1,
+			     &child) == -EINVAL);
+	CHECK(pfs_dir_lookup(&c, &r, &root, &m, (const u8 *)"b", 1,
+			     &child) == 0 && child.ino == 13);
+	CHECK(pfs_dir_lookup(&c, &r, &root, &m, (const u8 *)"w", 1,
+			     &child) == -ENOENT);
+	for (i = 0; pfs_dir_next(&c, &r, &root, &m, &pos, &de, &child) == 1;
+	     i++)
+		CHECK(de.ino == ent[i].ino && child.ino == de.ino);
+	CHECK(i == 3 && pos == 3);
+	for (k = 0; k < 3; k++)
+		pfs_mlayer_free(&l[k]);
+	pfs_buf_free(&out);
+}
+
 int main(void)
 {
 	roundtrip();
+	merged_dir();
 	shared_digests();
 	reference("8c56094777bac29bd35b803bae4083da59623c71b960531299b87a9b27d1b95f",
 		  4, 1, 471);

@@ -1,0 +1,78 @@
+"""Rootfs blobs that no writer makes but readers must serve, made with the
+official `capnp convert` from a built image's rootfs."""
+import json
+import os
+import shutil
+import subprocess
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SCHEMA = os.path.join(TOP, "core", "metadata.capnp")
+
+
+def capnp(direction, data):
+    return subprocess.run(["capnp", "convert", direction, SCHEMA, "Rootfs"],
+                          input=data, check=True, capture_output=True).stdout
+
+
+def make_merged_tree(src):
+    """The base tree of merged_rootfs: /d/f1..f5 and /other."""
+    os.makedirs(os.path.join(src, "d"))
+    for i in range(1, 6):
+        with open(os.path.join(src, "d", f"f{i}"), "w") as f:
+            f.write(f"file {i}\n")
+    with open(os.path.join(src, "other"), "w") as f:
+        f.write("other\n")
+
+
+def _inode(ino, kind, payload=None, target=None):
+    i = {"ino": str(ino), "mode": {kind: payload}, "uid": 0, "gid": 0,
+         "permissions": 0o777 if kind == "lnk" else 0o644}
+    if target is not None:
+        i["additional"] = {"symlinkTarget": list(target)}
+    return i
+
+
+def _dir(ino, entries):
+    ents = [{"ino": str(n), "name": list(name.encode())}
+            for name, n in entries]
+    return {"ino": str(ino), "mode": {"dir": {"entries": ents,
+                                              "lookBelow": True}},
+            "uid": 0, "gid": 0, "permissions": 0o755}
+
+
+# What /d shows: names and types (as ls -l shows them).
+MERGED_D = {"f1": "l", "f4": "-", "f5": "-", "mid": "p", "new": "p"}
+
+
+def make_merged_expected(src, dst):
+    """The tree a mount of merged_rootfs over src shows."""
+    shutil.copytree(src, dst, symlinks=True)
+    d = os.path.join(dst, "d")
+    for name in ("f1", "f2", "f3"):
+        os.unlink(os.path.join(d, name))
+    os.symlink("t1", os.path.join(d, "f1"))
+    for name in ("mid", "new"):
+        os.mkfifo(os.path.join(d, name))
+        os.chmod(os.path.join(d, name), 0o644)
+
+
+def merged_rootfs(rootfs):
+    """Two layers over a rootfs of make_merged_tree, each a version of /d
+    with lookBelow set.  The top one replaces f1 by a symlink, whites out
+    f2 and adds 'new'; the middle one whites out f3, adds 'mid' and
+    replaces f1 too (hidden by the top)."""
+    r = json.loads(capnp("binary:json", rootfs))
+    base = r["metadatas"][0]["inodes"]
+    (d,) = [i for i in base if "dir" in i["mode"] and i["ino"] != "1"]
+    big = max(int(i["ino"]) for i in base)
+    top = [_dir(d["ino"], sorted([("f1", big + 1), ("f2", big + 2),
+                                  ("new", big + 3)])),
+           _inode(big + 1, "lnk", target=b"t1"), _inode(big + 2, "wht"),
+           _inode(big + 3, "fifo")]
+    mid = [_dir(d["ino"], [("f1", big + 6), ("f3", big + 4),
+                           ("mid", big + 5)]),
+           _inode(big + 4, "wht"), _inode(big + 5, "fifo"),
+           _inode(big + 6, "fifo")]
+    r["metadatas"] = [{"inodes": top}, {"inodes": mid}] + r["metadatas"]
+    return capnp("json:binary", json.dumps(r).encode())
