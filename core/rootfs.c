@@ -839,8 +839,7 @@ static bool merged_less(const void *pa, const void *pb)
 	return d < 0 || (d == 0 && a->depth < b->depth);
 }
 
-/* Keeps the topmost entry of each name whose inode is not a whiteout, and
- * records its kind. */
+/* Keeps the topmost entry of each name whose inode is not a whiteout. */
 static int keep_visible(const struct pfs_rootfs *r,
 			const struct pfs_inode *dir, struct pfs_merged_ent *ent,
 			u64 *n)
@@ -865,8 +864,7 @@ static int keep_visible(const struct pfs_rootfs *r,
 		pfs_yield(i);
 		if (child.kind == PFS_KIND_WHT)
 			continue;
-		ent[k] = ent[i];
-		ent[k++].kind = child.kind;
+		ent[k++] = ent[i];
 	}
 	*n = k;
 	return 0;

@@ -182,7 +182,6 @@ struct pfs_merged_ent {
 	u64 ino;
 	const u8 *name;
 	u32 name_len;
-	u16 kind;			/* the entry's inode's */
 	u32 depth;			/* version it comes from, 0: the top */
 };
 

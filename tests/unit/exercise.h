@@ -124,6 +124,7 @@ static inline int exercise_rootfs(const uint8_t *data, size_t len)
 		r.index = NULL;
 		free(index);
 	}
+	pfs_cur_init(&c, &r.msg);
 	for (i = 0; i < r.verity.count && i < 10000; i++)
 		pfs_verity_at(&c, &r, i, &d, &v);
 	free(layers);
