@@ -24,6 +24,8 @@ static const struct cli_cmd commands[] = {
 	{ "cat", "print a file of an image", cmd_cat },
 	{ "dump", "print an image's metadata as JSON", cmd_dump },
 	{ "fsck", "check an image or a whole OCI directory", cmd_fsck },
+	{ "rmtag", "remove tags from an OCI directory", cmd_rmtag },
+	{ "gc", "delete the blobs no tag uses", cmd_gc },
 };
 
 static void usage(FILE *f)

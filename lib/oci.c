@@ -109,6 +109,7 @@ static void remove_stale(int dirfd)
 		close(fd);
 		return;
 	}
+	rewinddir(dir);			/* the position is shared with dirfd */
 	while ((d = readdir(dir)))
 		if (!strncmp(d->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
 			unlinkat(dirfd, d->d_name, 0);
@@ -330,44 +331,79 @@ static const char *goarch(void)
 #endif
 }
 
-int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
-		    const struct pfs_desc *manifest)
+/* Removes the entries named @tag from the index's list; how many. */
+static size_t drop_tag(json_t *index, const char *tag)
 {
-	struct pfs_buf out = { 0 };
-	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
-	json_t *index, *list, *ent;
-	size_t i;
-	int e;
+	json_t *list = json_object_get(index, "manifests");
+	size_t i, n = 0;
 
-	e = pfs_oci_index_load(oci, &index);
-	if (e)
-		return e;
-	list = json_object_get(index, "manifests");
-	/* A tag names one manifest: drop every older entry carrying it. */
 	for (i = 0; i < json_array_size(list);) {
 		const char *t = entry_tag(json_array_get(list, i));
 
-		if (t && !strcmp(t, tag))
+		if (t && !strcmp(t, tag)) {
 			json_array_remove(list, i);
-		else
+			n++;
+		} else {
 			i++;
+		}
 	}
-	memcpy(digest, "sha256:", 7);
-	pfs_hex(manifest->digest, PFS_DIGEST_SIZE, digest + 7);
-	ent = json_pack("{s:{s:s},s:s,s:s,s:{s:s,s:s},s:I}", "annotations",
-			PFS_ANNOT_REFNAME, tag, "digest", digest, "mediaType",
-			PFS_MEDIA_MANIFEST, "platform", "architecture", goarch(),
-			"os", "linux", "size", (json_int_t)manifest->size);
-	if (!ent || json_array_append_new(list, ent)) {
-		json_decref(index);
-		return -ENOMEM;
-	}
+	return n;
+}
+
+/* Replaces index.json by @index (consumed), atomically. */
+static int write_index(struct pfs_oci *oci, json_t *index)
+{
+	struct pfs_buf out = { 0 };
+	int e;
+
 	e = pfs_json_canonical(index, &out);
 	json_decref(index);
 	if (!e)
 		e = atomic_write(oci->root_fd, "index.json", out.data, out.len);
 	pfs_buf_free(&out);
 	return e ? oci_err(oci, -e, "index.json") : 0;
+}
+
+int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
+		    const struct pfs_desc *manifest)
+{
+	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
+	json_t *index, *ent;
+	int e;
+
+	e = pfs_oci_index_load(oci, &index);
+	if (e)
+		return e;
+	/* A tag names one manifest: drop every older entry carrying it. */
+	drop_tag(index, tag);
+	memcpy(digest, "sha256:", 7);
+	pfs_hex(manifest->digest, PFS_DIGEST_SIZE, digest + 7);
+	ent = json_pack("{s:{s:s},s:s,s:s,s:{s:s,s:s},s:I}", "annotations",
+			PFS_ANNOT_REFNAME, tag, "digest", digest, "mediaType",
+			PFS_MEDIA_MANIFEST, "platform", "architecture", goarch(),
+			"os", "linux", "size", (json_int_t)manifest->size);
+	if (!ent ||
+	    json_array_append_new(json_object_get(index, "manifests"), ent)) {
+		json_decref(index);
+		return -ENOMEM;
+	}
+	return write_index(oci, index);
+}
+
+int pfs_oci_tag_remove(struct pfs_oci *oci, const char *tag)
+{
+	json_t *index;
+	int e;
+
+	e = pfs_oci_index_load(oci, &index);
+	if (e)
+		return e;
+	if (!drop_tag(index, tag)) {
+		json_decref(index);
+		return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path,
+				tag);
+	}
+	return write_index(oci, index);
 }
 
 /* ---- blobs ---------------------------------------------------------------- */

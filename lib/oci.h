@@ -70,6 +70,9 @@ int pfs_oci_lock(struct pfs_oci *oci);
 int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
 int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			struct pfs_desc *manifest);
+/* Drop every index entry named @tag (-ENOENT if none); its blobs stay
+ * until pfs_gc. */
+int pfs_oci_tag_remove(struct pfs_oci *oci, const char *tag);
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest);
 

@@ -150,6 +150,36 @@ int pfs_enable_verity(const char *oci_dir, const char *tag,
 		      const uint8_t manifest_verity[PFS_DIGEST_SIZE],
 		      const struct pfs_log *log);
 
+/* Remove a tag from index.json (atomically, under the directory's lock);
+ * the blobs it used stay until pfs_gc.  -ENOENT if there is no such tag. */
+int pfs_remove_tag(const char *oci_dir, const char *tag,
+		   const struct pfs_log *log);
+
+struct pfs_gc_opts {
+	const struct pfs_log *log;
+	bool dry_run;			/* find the garbage, delete nothing */
+	bool shared;			/* the store is reached through a
+					 * symlink and @dirs are all its users */
+};
+
+struct pfs_gc_result {
+	struct {
+		uint8_t digest[PFS_DIGEST_SIZE];
+		uint64_t size;
+	} *removed;			/* (or would be, in a dry run) */
+	size_t nremoved;
+	uint64_t bytes;			/* their sizes */
+	size_t kept;			/* blobs reached from a tag */
+};
+
+/* Delete the blobs of the directories' shared store that no tag of theirs
+ * reaches (through manifests and image indexes).  Nothing is deleted if
+ * any manifest cannot be read or parsed.  Free @res with
+ * pfs_gc_result_free(), on error too. */
+int pfs_gc(const char *const *dirs, size_t ndirs,
+	   const struct pfs_gc_opts *opts, struct pfs_gc_result *res);
+void pfs_gc_result_free(struct pfs_gc_result *res);
+
 /* Tags of an OCI directory, in index order; free with pfs_tags_free(). */
 int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
 		  char ***tags, size_t *count);
