@@ -562,7 +562,7 @@ int pfs_dir_check_order(struct pfs_cur *c, const struct pfs_rootfs *r,
 	}
 	if (runs > 1) {
 		dir->order = PFS_DIR_UNSORTED;
-		/* Past the runs remembered: searched entry by entry. */
+		/* Past the runs remembered: merged (pfs_dir_needs_merge). */
 		dir->nruns = runs <= PFS_DIR_MAX_RUNS ? (u8)runs : 0;
 	}
 	return 0;
@@ -614,8 +614,8 @@ static int dir_find(struct pfs_cur *c, const struct pfs_rootfs *r,
 		}
 		return 0;
 	}
-	/* Not checked (a lower version of a merged directory), or more runs
-	 * than remembered: entry by entry. */
+	/* Not checked, or more runs than remembered and no merged list from
+	 * the caller: entry by entry. */
 	for (i = 0; i < dir->list.count; i++) {
 		e = pfs_dirent_at(c, r, dir, i, de);
 		if (e)
@@ -688,9 +688,9 @@ int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
 
 	if (dir->kind != PFS_KIND_DIR)
 		return -ENOTDIR;
-	if (dir->look_below) {
-		if (!m)
-			return -EINVAL;
+	if (dir->look_below && !m)
+		return -EINVAL;
+	if (m) {
 		i = merged_find(m, name, len);
 		if (i == m->n)
 			return -ENOENT;

@@ -54,8 +54,8 @@ enum pfs_dir_order { PFS_DIR_UNCHECKED, PFS_DIR_SORTED, PFS_DIR_UNSORTED };
  * base's order, then the new entries sorted: each delta generation adds at
  * most one ascending run, so a directory has at most as many runs as the
  * image has layers; more are refused.  Up to this many runs are remembered
- * and each is binary searched; a directory with more is searched entry by
- * entry.
+ * and each is binary searched; a directory with more is merged by the
+ * caller into one sorted list (pfs_dir_needs_merge).
  */
 #define PFS_DIR_MAX_RUNS 8
 
@@ -197,16 +197,29 @@ int pfs_dir_merge(struct pfs_cur *c, const struct pfs_rootfs *r,
 		  u64 cap, u64 *n);
 
 /*
+ * Which directories lookups need merged: lookBelow ones, and lists in more
+ * sorted runs than are remembered (legitimate after 9 or more delta
+ * generations; a crafted image of many layers can make them huge), which
+ * would otherwise be searched entry by entry.  pfs_dir_check_order first.
+ */
+static inline bool pfs_dir_needs_merge(const struct pfs_inode *dir)
+{
+	return dir->look_below ||
+	       (dir->order == PFS_DIR_UNSORTED && dir->nruns == 0);
+}
+
+/*
  * Name lookup in a visible directory: *child is the visible inode, -ENOENT
- * when there is none (or it is a whiteout).  @m is the merged directory for
- * a lookBelow one (-EINVAL without it), ignored otherwise.
+ * when there is none (or it is a whiteout).  @m: the merged directory,
+ * searched if given; required for a lookBelow one (-EINVAL without).
  */
 int pfs_dir_lookup(struct pfs_cur *c, const struct pfs_rootfs *r,
 		   const struct pfs_inode *dir, const struct pfs_merged *m,
 		   const u8 *name, u32 len, struct pfs_inode *child);
 
 /*
- * Directory iteration, whiteouts skipped; @m as for pfs_dir_lookup.  *pos
+ * Directory iteration, whiteouts skipped.  A lookBelow directory is
+ * iterated in @m (required), any other in stored order (@m ignored).  *pos
  * starts at 0 and stays valid across calls (an index into the entries).
  * Returns 1 with the next visible entry and its inode, 0 at the end.
  */

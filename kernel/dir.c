@@ -83,7 +83,7 @@ const struct pfs_merged *pfs_inode_merged(struct inode *dir)
 	struct pfs_inode_info *pii = PFS_I(dir);
 	struct pfs_kmerged *km = smp_load_acquire(&pii->merged);
 
-	if (km || !pii->pi.look_below)
+	if (km || !pfs_dir_needs_merge(&pii->pi))
 		return km ? &km->m : NULL;
 	km = pfs_merge_dir(PFS_SB(dir->i_sb), &pii->pi);
 	if (IS_ERR(km))

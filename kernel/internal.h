@@ -171,7 +171,7 @@ struct pfs_kmerged {
 struct pfs_kmerged *pfs_merge_dir(struct pfs_sb_info *sbi,
 				  const struct pfs_inode *dir);
 /* The directory's, made at first use and kept with the inode; NULL for
- * other directories. */
+ * directories that need none (pfs_dir_needs_merge). */
 const struct pfs_merged *pfs_inode_merged(struct inode *dir);
 
 /* data.c */

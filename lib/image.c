@@ -162,17 +162,18 @@ static int census_visible(struct pfs_image *img, struct pfs_u64map *vis)
 	return 0;
 }
 
-/* The merged entries of @dir if it is a lookBelow directory (*ref: the
- * reference to put), else nothing to do. */
+/* The merged entries of @dir if @need them (*ref: the reference to put),
+ * else nothing to do. */
 static int dir_merged(struct pfs_image *img, const struct pfs_inode *dir,
-		      struct pfs_merged *m, struct pfs_derived **ref)
+		      bool need, struct pfs_merged *m,
+		      struct pfs_derived **ref)
 {
 	int e;
 
 	*ref = NULL;
 	m->ent = NULL;
 	m->n = 0;
-	if (!dir->look_below)
+	if (!need)
 		return 0;
 	e = pfs_merged_get(&img->derived, &img->rfs, dir, ref);
 	if (e)
@@ -209,7 +210,7 @@ static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
 	uint64_t pos, n, ino, *v;
 	int e;
 
-	e = dir_merged(img, dir, &m, &ref);
+	e = dir_merged(img, dir, dir->look_below, &m, &ref);
 	if (e)
 		return e;
 	n = dir->look_below ? m.n : dir->list.count;
@@ -957,11 +958,11 @@ static int lookup(struct pfs_image *img, uint64_t dir, const char *name,
 	e = pfs_image_inode(img, dir, &d);
 	if (e)
 		return e;
-	e = dir_merged(img, &d.in, &m, &ref);
+	e = dir_merged(img, &d.in, pfs_dir_needs_merge(&d.in), &m, &ref);
 	if (e)
 		return e;
 	pfs_cur_init(&c, &img->rfs.msg);
-	e = pfs_dir_lookup(&c, &img->rfs, &d.in, &m, (const u8 *)name,
+	e = pfs_dir_lookup(&c, &img->rfs, &d.in, ref ? &m : NULL, (const u8 *)name,
 			   (u32)len, &child);
 	pfs_derived_put(ref);
 	if (e)
@@ -1022,7 +1023,7 @@ int pfs_readdir(struct pfs_image *img, uint64_t dir, uint64_t *pos,
 	e = pfs_image_inode(img, dir, &d);
 	if (e)
 		return e;
-	e = dir_merged(img, &d.in, &m, &ref);
+	e = dir_merged(img, &d.in, d.in.look_below, &m, &ref);
 	if (e)
 		return e;
 	pfs_cur_init(&c, &img->rfs.msg);

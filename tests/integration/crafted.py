@@ -76,3 +76,27 @@ def merged_rootfs(rootfs):
            _inode(big + 6, "fifo")]
     r["metadatas"] = [{"inodes": top}, {"inodes": mid}] + r["metadatas"]
     return capnp("json:binary", json.dumps(r).encode())
+
+
+def make_runs_tree(src, n=300):
+    """/d with n files f000... (their names as contents), for runs_rootfs."""
+    os.makedirs(os.path.join(src, "d"))
+    for i in range(n):
+        with open(os.path.join(src, "d", f"f{i:03d}"), "w") as f:
+            f.write(f"f{i:03d}")
+
+
+def runs_rootfs(rootfs, nruns, size=300):
+    """A rootfs of make_runs_tree whose /d lists its entries in nruns
+    ascending runs, last run first, with the layer repeated so the image
+    has as many layers as /d has runs (what nruns - 1 reference delta
+    generations could make)."""
+    r = json.loads(capnp("binary:json", rootfs))
+    (d,) = [i for i in r["metadatas"][0]["inodes"]
+            if len(i["mode"].get("dir", {}).get("entries", [])) == size]
+    e = d["mode"]["dir"]["entries"]
+    step = -(-size // nruns)
+    e[:] = [x for k in range(nruns - 1, -1, -1)
+            for x in e[step * k:step * (k + 1)]]
+    r["metadatas"] += [r["metadatas"][0]] * (nruns - 1)
+    return capnp("json:binary", json.dumps(r).encode())

@@ -205,14 +205,13 @@ def test_capnp_reference_inodes(pfs, image):
 def test_directory_in_sorted_runs(pfs, tmp_path):
     """The reference's delta layers list whiteouts first, then the sorted
     entries: each generation adds one ascending run.  A directory in as
-    many runs as the image has layers is read (each run binary searched);
-    one in more runs than that is corrupt, refused with a message, not
-    searched entry by entry for every lookup (quadratic on a big one)."""
+    many runs as the image has layers is read (each run binary searched, or
+    past 8 runs the list sorted once); one in more runs than that is
+    corrupt, refused with a message, not searched entry by entry for every
+    lookup (quadratic on a big one)."""
     src = tmp_path / "src"
-    (src / "d").mkdir(parents=True)
+    crafted.make_runs_tree(src)
     names = [f"f{i:03d}" for i in range(300)]
-    for n in names:
-        (src / "d" / n).write_text(n)
     oci = ocidir.Oci(tmp_path / "oci")
     pfs.build(src, f"{oci.path}:t")
     rootfs = json.loads(capnp("binary:json", oci.rootfs("t")))
@@ -232,6 +231,16 @@ def test_directory_in_sorted_runs(pfs, tmp_path):
         assert pfs.run("cat", f"{oci.path}:runs", f"/d/{n}").stdout == n.encode()
     listed = json.loads(pfs.run("ls", "--json", f"{oci.path}:runs", "/d").stdout)
     assert len(listed) == 300
+
+    # Twelve runs in a twelve-layer image: more than are remembered, so
+    # sorted once into a list of its own.
+    oci.retag("t", "many", rootfs=crafted.runs_rootfs(oci.rootfs("t"), 12))
+    ref = f"{oci.path}:many"
+    for n in names[::23] + names[-1:]:
+        assert pfs.run("cat", ref, f"/d/{n}").stdout == n.encode()
+    assert pfs.run("cat", ref, "/d/f300", check=False).returncode == 1
+    listed = json.loads(pfs.run("ls", "-l", "--json", ref, "/d").stdout)
+    assert sorted(x["path"] for x in listed) == [f"/d/{n}" for n in names]
 
     # Reversed in a one-layer image: 300 runs.
     rev = json.loads(json.dumps(rootfs))

@@ -454,6 +454,14 @@ def prepare(stage, pfs, treelist, tmp):
     crafted.make_merged_expected(msrc, os.path.join(tmp, "merged-exp"))
     expected["merged"] = tree.listing(treelist, os.path.join(tmp, "merged-exp"),
                                       nlink=True)
+    # A directory in 12 sorted runs (12 layers): sorted once, then searched.
+    rsrc = os.path.join(tmp, "runs-src")
+    crafted.make_runs_tree(rsrc)
+    oci = os.path.join(img, "runs")
+    build(pfs, rsrc, oci, "t")
+    rootfs = crafted.runs_rootfs(read(blob(oci, rootfs_of(oci, "t"))), 12)
+    meta["RUNS_ROOTFS"] = put_blob(oci, rootfs)
+    expected["runs"] = tree.listing(treelist, rsrc, nlink=True)
 
     shutil.copytree(os.path.join(REFERENCE, "demo"), os.path.join(stage, "ref"))
     for t in ("v0", "v0-zstd", "v1", "v1-zstd"):

@@ -64,6 +64,7 @@ LISTINGS = [
     ("delta_b_zstd", "delta-b-zstd", "delta-b", ()),
     ("delta_chain", "chain", "chain", ()),
     ("merged", "merged", "merged", ()),
+    ("runs", "runs", "runs", ()),
     ("ref_v0", "ref-v0", "ref-v0", ()),
     ("ref_v0_zstd", "ref-v0-zstd", "ref-v0", ()),
     ("ref_v1", "ref-v1", "ref-v1", ()),

@@ -116,15 +116,15 @@ check delta_a mount_list delta-a /data/img/delta $DELTA_A
 check delta_b_zstd mount_list delta-b-zstd /data/img/delta $DELTA_B_ZSTD
 check delta_a_zstd mount_list delta-a-zstd /data/img/delta $DELTA_A_ZSTD
 check delta_chain mount_list chain /data/img/chain $CHAIN
-merged() {	# the crafted lookBelow directory, by rootfs digest
-	pmount /mnt/p "oci_root_dir=/data/img/merged,rootfs=$MERGED_ROOTFS" ||
-		die "mount failed"
-	list merged /mnt/p --all-xattrs --nlink
+rootfs_list() {	# NAME: a crafted rootfs of /data/img/NAME, by digest
+	pmount /mnt/p "oci_root_dir=/data/img/$1,rootfs=$2" || die "mount failed"
+	list "$1" /mnt/p --all-xattrs --nlink
 	r=$?
 	umount /mnt/p
 	return $r
 }
-check merged merged
+check merged rootfs_list merged $MERGED_ROOTFS
+check runs rootfs_list runs $RUNS_ROOTFS
 
 ref_list() {	# NAME MANIFEST: the reference's listings have user xattrs only
 	pmount /mnt/p "oci_root_dir=/data/ref,image_manifest=$2" || die "mount failed"
