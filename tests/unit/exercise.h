@@ -19,23 +19,24 @@ static void quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Walk the visible tree a little, as a reader would. */
-static inline void exercise_walk(const struct pfs_rootfs *r)
+/* List directory @ino and look up its names, as a reader would, then the
+ * first few subdirectories the same way (to @depth). */
+static inline void exercise_dir(const struct pfs_rootfs *r, u64 ino,
+				int depth)
 {
-	struct pfs_merged m = { NULL, 0 };
+	struct pfs_merged m = { NULL, 0 }, *mp = NULL;
 	struct pfs_merged_ent *ent = NULL;
 	struct pfs_inode child, dir;
 	struct pfs_dirent de;
 	struct pfs_cur c;
-	u64 pos, n;
-	u32 i;
-	int e;
+	u64 pos = 0, n, sub[4];
+	u32 i, nsub = 0;
 
 	pfs_cur_init(&c, &r->msg);
-	if (pfs_inode_get(&c, r, PFS_ROOT_INO, &dir) || dir.kind != PFS_KIND_DIR)
+	if (pfs_inode_get(&c, r, ino, &dir) || dir.kind != PFS_KIND_DIR ||
+	    pfs_dir_check_order(&c, r, &dir))
 		return;
-	pfs_dir_check_order(&c, r, &dir);
-	if (dir.look_below) {
+	if (pfs_dir_needs_merge(&dir)) {
 		if (pfs_dir_merge_len(&c, r, &dir, &n) || n > (1u << 20))
 			return;
 		ent = calloc(n + 1, sizeof(*ent));
@@ -45,18 +46,26 @@ static inline void exercise_walk(const struct pfs_rootfs *r)
 			return;
 		}
 		m.ent = ent;
+		mp = &m;
 	}
-	pos = 0;
 	for (i = 0; i < 1000; i++) {
 		pfs_cur_init(&c, &r->msg);
-		e = pfs_dir_next(&c, r, &dir, &m, &pos, &de, &child);
-		if (e <= 0)
+		if (pfs_dir_next(&c, r, &dir, mp, &pos, &de, &child) <= 0)
 			break;
+		if (child.kind == PFS_KIND_DIR && nsub < 4)
+			sub[nsub++] = child.ino;
 		pfs_cur_init(&c, &r->msg);
-		pfs_dir_lookup(&c, r, &dir, &m, de.name, de.name_len, &child);
+		pfs_dir_lookup(&c, r, &dir, mp, de.name, de.name_len, &child);
 	}
-	pfs_dir_lookup(&c, r, &dir, &m, (const u8 *)"x", 1, &child);
+	pfs_dir_lookup(&c, r, &dir, mp, (const u8 *)"x", 1, &child);
 	free(ent);
+	for (i = 0; depth > 0 && i < nsub; i++)
+		exercise_dir(r, sub[i], depth - 1);
+}
+
+static inline void exercise_walk(const struct pfs_rootfs *r)
+{
+	exercise_dir(r, PFS_ROOT_INO, 2);
 }
 
 static inline int exercise_rootfs(const uint8_t *data, size_t len)
