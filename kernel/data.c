@@ -95,8 +95,8 @@ static int fill_folio(struct inode *inode, struct folio *folio,
 /*
  * The inode's chunk ends, made on first use; NULL for files of few chunks,
  * and when memory is short or the list is corrupt (the walk then reports
- * it).  An array is 8 bytes per chunk: at most a third of the chunk list it
- * comes from, which the rootfs holds already.
+ * it).  An array is 8 bytes per chunk, a third of the chunk list it comes
+ * from at most; it lives as long as the inode (reclaimable).
  */
 static const u64 *inode_ends(struct inode *inode)
 {

@@ -4,7 +4,8 @@
  * looked up when the VFS asks, by binary search in the directory's
  * name-sorted entry list (checked at iget; delta layers written by the
  * reference list whiteouts first: each sorted run is searched), or in the
- * merged entries of a lookBelow directory; whiteouts hide names.
+ * merged list of a lookBelow directory or of one in more runs than are
+ * remembered (pfs_inode_merged); whiteouts hide names.
  */
 #include "internal.h"
 

@@ -183,7 +183,7 @@ static int dir_merged(struct pfs_image *img, const struct pfs_inode *dir,
 	return 0;
 }
 
-/* The inode number of entry @pos of @dir (merged if @m has entries). */
+/* The inode number of entry @pos of @dir (of @m if @dir is lookBelow). */
 static int entry_ino(struct pfs_cur *c, const struct pfs_rootfs *r,
 		     const struct pfs_inode *dir, const struct pfs_merged *m,
 		     u64 pos, uint64_t *ino)
