@@ -293,6 +293,11 @@ static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	if (e < 0)
 		return pfs_corrupt(r, "inode %llu: bad additional data",
 				   (unsigned long long)out->ino);
+	/* Every getxattr scans the list: keep it to what could be listed. */
+	if (out->xattrs.count > PFS_XATTR_MAX)
+		return pfs_corrupt(r, "inode %llu: %u xattrs (at most %u can be listed)",
+				   (unsigned long long)out->ino,
+				   out->xattrs.count, PFS_XATTR_MAX);
 	if (out->kind == PFS_KIND_LNK && out->target_len > 4095)
 		return pfs_corrupt(r, "inode %llu: symlink target too long",
 				   (unsigned long long)out->ino);

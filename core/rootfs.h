@@ -20,6 +20,9 @@
 #include "puzzlefs_fs.h"
 
 #define PFS_NAME_MAX 255
+/* Linux lists at most 64 KiB of xattr names (XATTR_LIST_MAX), each at least
+ * one byte and a NUL: an inode with more xattrs is corrupt. */
+#define PFS_XATTR_MAX 32768
 
 struct pfs_layer {
 	struct pfs_list inodes;

@@ -417,3 +417,21 @@ def test_layers_share_inodes(pfs, image):
     fails(pfs, "ls", f"{image.path}:shared",
           names=["layers share inode lists"])
 
+
+def test_too_many_xattrs(pfs, image):
+    """Linux lists at most 64 KiB of xattr names, so no inode can have more
+    than 32,768; one with more (every getxattr would scan them all, and
+    many inodes can share one list) is corrupt.  32,768 are served."""
+    def rootfs(n):
+        xattrs = [{"key": list(b"user.%d" % i), "val": []} for i in range(n)]
+        return capnp_rootfs([
+            {"ino": "1", "mode": {"dir": {"entries": [dirent(2, b"f")]}},
+             "permissions": 0o755},
+            {"ino": "2", "mode": {"file": []}, "permissions": 0o644,
+             "additional": {"xattrs": xattrs}}])
+    image.retag("t", "many", rootfs=rootfs(32768))
+    assert pfs.run("ls", "-l", f"{image.path}:many", "/f").returncode == 0
+    image.retag("t", "toomany", rootfs=rootfs(32769))
+    fails(pfs, "ls", "-l", f"{image.path}:toomany", "/f",
+          names=["32769 xattrs"])
+
