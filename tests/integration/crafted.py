@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 
+import capnp_msg
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SCHEMA = os.path.join(TOP, "core", "metadata.capnp")
@@ -100,3 +102,28 @@ def runs_rootfs(rootfs, nruns, size=300):
             for x in e[step * k:step * (k + 1)]]
     r["metadatas"] += [r["metadatas"][0]] * (nruns - 1)
     return capnp("json:binary", json.dumps(r).encode())
+
+
+def shared_dirs_rootfs(rootfs, name, k):
+    """k more directories in / (e0000, e0001, ...) that all point at the
+    entry list of the directory /name: a few words each, and a walk of the
+    tree visits that list k more times."""
+    root = capnp_msg.decode(rootfs)
+    (layer,) = root.ptrs[0].items
+    inodes = layer.ptrs[0]
+    entries = inodes.items[0].ptrs[0].ptrs[0]      # / -> Dir -> entries
+    ino = lambda st: int.from_bytes(st.data[:8], "little")
+    (ent,) = [e for e in entries.items if bytes(e.ptrs[0].data) == name]
+    (d,) = [i for i in inodes.items if ino(i) == ino(ent)]
+    big = max(ino(i) for i in inodes.items)
+    for n in range(k):
+        new = big + 1 + n
+        inode = capnp_msg.Struct(new.to_bytes(8, "little") + d.data[8:],
+                                 list(d.ptrs))
+        inodes.items.append(inode)
+        label = b"e%04d" % n
+        entries.items.append(capnp_msg.Struct(
+            new.to_bytes(8, "little") + ent.data[8:],
+            [capnp_msg.List(2, len(label), data=label)]))
+    inodes.count, entries.count = len(inodes.items), len(entries.items)
+    return capnp_msg.encode(root)

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 import capnp_msg
+import crafted
 import ocidir
 import seekable
 from conftest import FIXTURES, NOBODY, TOP, as_nobody
@@ -434,4 +435,22 @@ def test_too_many_xattrs(pfs, image):
     image.retag("t", "toomany", rootfs=rootfs(32769))
     fails(pfs, "ls", "-l", f"{image.path}:toomany", "/f",
           names=["32769 xattrs"])
+
+
+def test_inodes_share_lists(pfs, tmp_path):
+    """Directories pointing at one entry list cost a few words each but a
+    whole list to walk: beyond the rootfs's size in words, the census
+    stops with a message instead of walking the square of it."""
+    src = tmp_path / "src"
+    crafted.make_runs_tree(src)
+    oci = ocidir.Oci(tmp_path / "oci")
+    pfs.build(src, f"{oci.path}:t")
+    oci.retag("t", "two", rootfs=crafted.shared_dirs_rootfs(
+        oci.rootfs("t"), b"d", 2))
+    r = pfs.run("ls", "-l", f"{oci.path}:two", "/")
+    assert r.stderr == b"" and len(r.stdout.splitlines()) == 3
+    oci.retag("t", "many", rootfs=crafted.shared_dirs_rootfs(
+        oci.rootfs("t"), b"d", 300))
+    r = no_crash(pfs, "ls", "-l", f"{oci.path}:many", "/")
+    assert b"inodes share entry or chunk lists" in r.stderr, r.stderr
 

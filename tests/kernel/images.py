@@ -462,6 +462,10 @@ def prepare(stage, pfs, treelist, tmp):
     rootfs = crafted.runs_rootfs(read(blob(oci, rootfs_of(oci, "t"))), 12)
     meta["RUNS_ROOTFS"] = put_blob(oci, rootfs)
     expected["runs"] = tree.listing(treelist, rsrc, nlink=True)
+    # 300 directories sharing /d's entry list: refused at mount.
+    rootfs = crafted.shared_dirs_rootfs(read(blob(oci, rootfs_of(oci, "t"))),
+                                        b"d", 300)
+    meta["SHARED_ROOTFS"] = put_blob(oci, rootfs)
 
     shutil.copytree(os.path.join(REFERENCE, "demo"), os.path.join(stage, "ref"))
     for t in ("v0", "v0-zstd", "v1", "v1-zstd"):

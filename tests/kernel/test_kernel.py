@@ -32,7 +32,7 @@ def test_guest_ran_to_the_end(guest):
 # Checks decided in the guest.
 GUEST_CHECKS = [
     "module_load", "fs_semantics", "readers", "corrupt_dmesg",
-    "verity_enable", "verity_flag", "verity_wrong_digest", "verity_no_verity",
+    "shared_lists", "verity_enable", "verity_flag", "verity_wrong_digest", "verity_no_verity",
     "verity_blob_without", "verity_blob_wrong",
     "fuse_verity_wrong", "fuse_verity_blob_without", "fuse_verity_blob_wrong",
     "fuse_verity_no_verity", "unload", "dmesg_clean",

@@ -126,6 +126,16 @@ rootfs_list() {	# NAME: a crafted rootfs of /data/img/NAME, by digest
 check merged rootfs_list merged $MERGED_ROOTFS
 check runs rootfs_list runs $RUNS_ROOTFS
 
+shared_lists() {	# directories sharing one entry list: refused, no hang
+	dmesg -c > /dev/null
+	timeout 60 mount -t puzzlefs -o "oci_root_dir=/data/img/runs,rootfs=$SHARED_ROOTFS" \
+		none /mnt/p 2>/dev/null && { umount /mnt/p; die "mounted"; }
+	dmesg | grep -q "inodes share entry or chunk lists" ||
+		die "no message: $(dmesg | tail -n 3)"
+	echo "mount refused"
+}
+check shared_lists shared_lists
+
 ref_list() {	# NAME MANIFEST: the reference's listings have user xattrs only
 	pmount /mnt/p "oci_root_dir=/data/ref,image_manifest=$2" || die "mount failed"
 	list "$1" /mnt/p
