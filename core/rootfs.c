@@ -104,15 +104,41 @@ static u64 inode_ino(const struct pfs_cur *c, const struct pfs_list *l, u32 i)
 	return pfs_u64(c, &s, PFS_INODE_INO_OFF);
 }
 
+/*
+ * Charges inode @i's entry or chunk list to @c, the one cursor of the
+ * open.  Every object takes words of its own, so what the open charges in
+ * all stays within the message's size, unless inodes share lists (a few
+ * words each, a whole list to walk for each).  Other damage is left to the
+ * decode that meets it.
+ */
+static void charge_lists(struct pfs_cur *c, const struct pfs_list *l, u32 i)
+{
+	struct pfs_struct s, dir;
+	struct pfs_list list;
+
+	if (pfs_list_struct(c, l, i, &s))
+		return;
+	switch (pfs_u16(c, &s, PFS_INODE_MODE_OFF)) {
+	case PFS_KIND_FILE:
+		pfs_get_list(c, &s, PFS_INODE_PAYLOAD_PTR, &list);
+		break;
+	case PFS_KIND_DIR:
+		if (pfs_get_struct(c, &s, PFS_INODE_PAYLOAD_PTR, &dir) > 0)
+			pfs_get_list(c, &dir, PFS_DIR_ENTRIES_PTR, &list);
+		break;
+	}
+}
+
 int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 {
 	struct pfs_struct root, ivec;
 	struct pfs_list metas;
-	u64 total = 0;
+	u64 total = 0, budget;
 	struct pfs_cur c;
 	u32 l, i;
 
 	pfs_cur_init(&c, &r->msg);
+	budget = c.budget;
 	if (pfs_capnp_root(&c, &root) ||
 	    pfs_get_list(&c, &root, PFS_ROOTFS_METADATAS_PTR, &metas) < 0 ||
 	    metas.count != r->nlayers)
@@ -140,6 +166,11 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 			if (ino == 0 || ino <= prev)
 				return pfs_corrupt(r,
 					"rootfs: layer %u: inode %llu out of order",
+					l, (unsigned long long)ino);
+			charge_lists(&c, &ly->inodes, i);
+			if (budget - c.budget > 2 * pfs_msg_words(&r->msg) + 64)
+				return pfs_corrupt(r,
+					"rootfs: layer %u: inode %llu: lists add up to more than the rootfs holds (shared, or of empty elements)",
 					l, (unsigned long long)ino);
 			prev = ino;
 		}

@@ -130,7 +130,7 @@ shared_lists() {	# directories sharing one entry list: refused, no hang
 	dmesg -c > /dev/null
 	timeout 60 mount -t puzzlefs -o "oci_root_dir=/data/img/runs,rootfs=$SHARED_ROOTFS" \
 		none /mnt/p 2>/dev/null && { umount /mnt/p; die "mounted"; }
-	dmesg | grep -q "inodes share entry or chunk lists" ||
+	dmesg | grep -q "more than the rootfs holds" ||
 		die "no message: $(dmesg | tail -n 3)"
 	echo "mount refused"
 }
