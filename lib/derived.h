@@ -53,8 +53,8 @@ void pfs_dcache_destroy(struct pfs_dcache *dc);
 struct pfs_derived *pfs_ends_get(struct pfs_dcache *dc,
 				 const struct pfs_rootfs *r,
 				 const struct pfs_inode *in);
-/* The merged entries of lookBelow directory @dir, referenced, in *out;
- * 0 or a negative errno. */
+/* The merged entries of directory @dir (one pfs_dir_needs_merge names),
+ * referenced, in *out; 0 or a negative errno. */
 int pfs_merged_get(struct pfs_dcache *dc, const struct pfs_rootfs *r,
 		   const struct pfs_inode *dir, struct pfs_derived **out);
 void pfs_derived_put(struct pfs_derived *d);
