@@ -106,10 +106,7 @@ static u64 inode_ino(const struct pfs_cur *c, const struct pfs_list *l, u32 i)
 
 /*
  * Charges inode @i's entry or chunk list to @c, the one cursor of the
- * open.  Every object takes words of its own, so what the open charges in
- * all stays within the message's size, unless inodes share lists (a few
- * words each, a whole list to walk for each).  Other damage is left to the
- * decode that meets it.
+ * open.  Other damage is left to the decode that meets it.
  */
 static void charge_lists(struct pfs_cur *c, const struct pfs_list *l, u32 i)
 {
@@ -129,12 +126,26 @@ static void charge_lists(struct pfs_cur *c, const struct pfs_list *l, u32 i)
 	}
 }
 
+/*
+ * The open charges every layer's inode list and every inode's entry or
+ * chunk list once.  Every object takes words of its own, so the charges
+ * stay within the message's size (twice, for rounding), unless lists are
+ * shared (by layers, or by inodes: a few words each, a whole list to walk
+ * for each) or of empty elements.  This bounds the inode index and every
+ * walk of the whole tree (census, extract, fsck) by the rootfs's size.
+ */
+static bool overcharged(const struct pfs_rootfs *r, const struct pfs_cur *c,
+			u64 budget)
+{
+	return budget - c->budget > 2 * pfs_msg_words(&r->msg) + 64;
+}
+
 int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 {
 	struct pfs_struct root, ivec;
 	struct pfs_list metas;
-	u64 total = 0, budget;
 	struct pfs_cur c;
+	u64 budget;
 	u32 l, i;
 
 	pfs_cur_init(&c, &r->msg);
@@ -153,12 +164,10 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 		    ly->inodes.elem == 1)
 			return pfs_corrupt(r, "rootfs: layer %u: bad inode list",
 					   l);
-		/* Each inode takes words of its own (its number at least):
-		 * this bounds the index and every walk of all layers. */
-		total += ly->inodes.count;
-		if (total > pfs_msg_words(&r->msg))
+		if (overcharged(r, &c, budget))
 			return pfs_corrupt(r,
-				"rootfs: layer %u: layers share inode lists", l);
+				"rootfs: layer %u: lists add up to more than the rootfs holds (shared, or of empty elements)",
+				l);
 		for (i = 0; i < ly->inodes.count; i++) {
 			u64 ino = inode_ino(&c, &ly->inodes, i);
 
@@ -168,7 +177,7 @@ int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers)
 					"rootfs: layer %u: inode %llu out of order",
 					l, (unsigned long long)ino);
 			charge_lists(&c, &ly->inodes, i);
-			if (budget - c.budget > 2 * pfs_msg_words(&r->msg) + 64)
+			if (overcharged(r, &c, budget))
 				return pfs_corrupt(r,
 					"rootfs: layer %u: inode %llu: lists add up to more than the rootfs holds (shared, or of empty elements)",
 					l, (unsigned long long)ino);

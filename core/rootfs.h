@@ -104,9 +104,9 @@ int pfs_rootfs_probe(const u8 *buf, u64 len, u32 *nseg);
 /* seg: nseg + 1 entries.  Fills r->nlayers. */
 int pfs_rootfs_init(struct pfs_rootfs *r, const u8 *buf, u64 len, u64 *seg,
 		    u32 nseg);
-/* layers: r->nlayers entries.  Refuses what shares lists: layers their
- * inodes (more inodes in all than the message has words), inodes their
- * entries or chunks (lists adding up to more than the message holds). */
+/* layers: r->nlayers entries.  Refuses lists that add up to more than the
+ * message holds: inode lists shared by layers, entry or chunk lists shared
+ * by inodes. */
 int pfs_rootfs_init_layers(struct pfs_rootfs *r, struct pfs_layer *layers);
 
 /*

@@ -64,26 +64,10 @@ static int push(struct stack *s, u64 ino)
 	return 0;
 }
 
-/*
- * Each directory entry and each chunk takes words of the rootfs of its own,
- * so a tree has fewer of them in all than the rootfs has words, unless
- * inodes share their lists: then the walk could visit the square of the
- * rootfs's size.
- */
-static int count_walk(struct pfs_sb_info *sbi, u64 *total, u64 ino, u64 n)
-{
-	*total += n;
-	if (*total <= pfs_msg_words(&sbi->rfs.msg))
-		return 0;
-	pfs_err(sbi, "corrupted image: inode %llu: inodes share entry or chunk lists",
-		ino);
-	return -PFS_ECORRUPT;
-}
-
 /* Records one entry's inode; directories are pushed to be walked. */
 static int walk_entry(struct pfs_sb_info *sbi, struct stack *st,
 		      struct pfs_cur *c, const struct pfs_inode *child,
-		      u32 *subdirs, u64 *total)
+		      u32 *subdirs)
 {
 	u64 limit = pfs_msg_words(&sbi->rfs.msg) + 1024, size;
 	bool present;
@@ -114,10 +98,7 @@ static int walk_entry(struct pfs_sb_info *sbi, struct stack *st,
 	if (!present) {
 		sbi->nfiles++;
 		if (child->kind == PFS_KIND_FILE) {
-			e = count_walk(sbi, total, child->ino,
-					  child->list.count);
-			if (!e)
-				e = pfs_file_size(c, &sbi->rfs, child, &size);
+			e = pfs_file_size(c, &sbi->rfs, child, &size);
 			if (e)
 				return e;
 			sbi->nblocks += DIV_ROUND_UP_ULL(size, PAGE_SIZE);
@@ -128,8 +109,7 @@ static int walk_entry(struct pfs_sb_info *sbi, struct stack *st,
 	return 0;
 }
 
-static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino,
-		    u64 *total)
+static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino)
 {
 	struct pfs_kmerged *km = NULL;
 	struct pfs_inode dir, child;
@@ -150,14 +130,9 @@ static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino,
 		if (IS_ERR(km))
 			return PTR_ERR(km);
 	}
-	e = count_walk(sbi, total, ino, km ? km->m.n : dir.list.count);
-	if (e) {
-		kvfree(km);
-		return e;
-	}
 	while ((e = pfs_dir_next(&c, &sbi->rfs, &dir, km ? &km->m : NULL,
 				 &pos, &de, &child)) == 1) {
-		e = walk_entry(sbi, st, &c, &child, &subdirs, total);
+		e = walk_entry(sbi, st, &c, &child, &subdirs);
 		if (e)
 			break;
 	}
@@ -175,7 +150,6 @@ static int walk_dir(struct pfs_sb_info *sbi, struct stack *st, u64 ino,
 int pfs_census(struct pfs_sb_info *sbi)
 {
 	struct stack st = { 0 };
-	u64 total = 0;
 	int e;
 
 	e = links_set(sbi, PFS_ROOT_INO, PFS_KIND_DIR, 2);
@@ -183,7 +157,7 @@ int pfs_census(struct pfs_sb_info *sbi)
 		e = push(&st, PFS_ROOT_INO);
 	sbi->nfiles = 1;
 	while (!e && st.n) {
-		e = walk_dir(sbi, &st, st.v[--st.n], &total);
+		e = walk_dir(sbi, &st, st.v[--st.n]);
 		if (!e && fatal_signal_pending(current))
 			e = -EINTR;
 		cond_resched();

@@ -333,8 +333,8 @@ static int load_manifest(struct pfs_sb_info *sbi, u64 *rootfs_size)
 	return 0;
 }
 
-/* Images of many layers: see pfs_rootfs_init_index.  An entry per word of
- * the rootfs at most (init_layers checks): 16 bytes per 8. */
+/* Images of many layers: see pfs_rootfs_init_index.  Two entries per word
+ * of the rootfs at most (init_layers checks): 32 bytes per 8. */
 static int index_inodes(struct pfs_sb_info *sbi)
 {
 	u64 n = pfs_rootfs_index_len(&sbi->rfs);

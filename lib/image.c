@@ -89,23 +89,7 @@ struct pfs_census {
 	uint32_t *links;		/* sorted, and their counts */
 	size_t n;
 	uint64_t files, bytes;		/* statfs totals, when counted */
-	uint64_t walked;		/* entries and chunks, see walk() */
 };
-
-/*
- * Each directory entry and each chunk takes words of the rootfs of its own,
- * so a census walks fewer of them than the rootfs has words, unless inodes
- * share their lists: then it could walk the square of the rootfs's size.
- */
-static int walk(struct pfs_image *img, struct pfs_census *cs,
-		const struct pfs_inode *in, uint64_t n)
-{
-	cs->walked += n;
-	if (cs->walked <= pfs_msg_words(&img->rfs.msg))
-		return 0;
-	return pfs_corrupt(&img->rfs, "inode %llu: inodes share entry or chunk lists",
-			   (unsigned long long)in->ino);
-}
 
 /* Position of @ino in a sorted array (n if absent).  Numbers are nearly
  * dense (hard links leave gaps): try the direct place first. */
@@ -230,9 +214,8 @@ static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
 	if (e)
 		return e;
 	n = dir->look_below ? m.n : dir->list.count;
-	e = walk(img, cs, dir, n);
 	pfs_cur_init(&c, &img->rfs.msg);
-	for (pos = 0; !e && pos < n; pos++) {
+	for (pos = 0; pos < n; pos++) {
 		e = entry_ino(&c, &img->rfs, dir, &m, pos, &ino);
 		if (e)
 			break;
@@ -272,8 +255,6 @@ static int census_dir_one(struct pfs_image *img, struct pfs_census *cs,
 
 	pfs_cur_init(&c, &r->msg);
 	e = pfs_layer_inode(&c, r, 0, (u32)i, &dir);
-	if (!e)
-		e = walk(img, cs, &dir, dir.list.count);
 	if (e)
 		return e;
 	for (j = 0; j < dir.list.count; j++) {
@@ -329,8 +310,6 @@ static int census_one(struct pfs_image *img, struct pfs_census *cs,
 		} else if (kind[i] == PFS_KIND_FILE && totals) {
 			pfs_cur_init(&c, &r->msg);
 			e = pfs_layer_inode(&c, r, 0, (u32)i, &in);
-			if (!e)
-				e = walk(img, cs, &in, in.list.count);
 			if (!e && pfs_file_size(&c, r, &in, &size) == 0)
 				cs->bytes += (size + 4095) / 4096;
 		}
@@ -370,7 +349,6 @@ static int census_count(struct pfs_image *img, struct pfs_census *cs,
 		if (kind == PFS_KIND_DIR && !totals)
 			e = census_dir(img, &vis, cs, &in);
 		else if (kind == PFS_KIND_FILE &&
-			 !(e = walk(img, cs, &in, in.list.count)) &&
 			 pfs_file_size(&c, &img->rfs, &in, &size) == 0)
 			cs->bytes += (size + 4095) / 4096;
 	}
