@@ -66,28 +66,12 @@ static int reach(struct gc *g, const uint8_t *d)
 static int reach_manifest(struct gc *g, struct pfs_oci *oci, json_t *desc,
 			  const char *what, int depth);
 
-/* A descriptor's digest and size, or an error naming @what. */
-static int parse(struct gc *g, struct pfs_oci *oci, json_t *desc,
-		 const char *what, struct pfs_desc *out)
-{
-	const char *dg = json_string_value(json_object_get(desc, "digest"));
-	json_t *size = json_object_get(desc, "size");
-
-	if (!json_is_object(desc) || !dg || pfs_parse_digest(dg, out->digest) ||
-	    !json_is_integer(size) || json_integer_value(size) < 0)
-		return pfs_errf(g->opts->log, EINVAL,
-				"%s: %s: not a sha256 descriptor; nothing deleted",
-				oci->path, what);
-	out->size = (uint64_t)json_integer_value(size);
-	return 0;
-}
-
 /* Keeps a blob a manifest names (config, layer, subject). */
 static int reach_blob(struct gc *g, struct pfs_oci *oci, json_t *desc,
 		      const char *what)
 {
 	struct pfs_desc d;
-	int e = parse(g, oci, desc, what, &d);
+	int e = pfs_oci_parse_desc(oci, desc, what, &d);
 
 	return e ? e : (reach(g, d.digest) < 0 ? -ENOMEM : 0);
 }
@@ -131,7 +115,7 @@ static int reach_manifest(struct gc *g, struct pfs_oci *oci, json_t *desc,
 	json_t *m;
 	int e;
 
-	e = parse(g, oci, desc, what, &d);
+	e = pfs_oci_parse_desc(oci, desc, what, &d);
 	if (e)
 		return e;
 	e = reach(g, d.digest);

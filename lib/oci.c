@@ -265,8 +265,8 @@ static const char *entry_tag(json_t *ent)
 	return json_string_value(json_object_get(a, PFS_ANNOT_REFNAME));
 }
 
-static int parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
-		      struct pfs_desc *out)
+int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
+		       struct pfs_desc *out)
 {
 	const char *dg = json_string_value(json_object_get(d, "digest"));
 	json_t *size = json_object_get(d, "size");
@@ -300,7 +300,7 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			char what[300];
 
 			snprintf(what, sizeof(what), "index.json: tag '%s'", tag);
-			e = parse_desc(oci, ent, what, manifest);
+			e = pfs_oci_parse_desc(oci, ent, what, manifest);
 			break;
 		}
 	}
@@ -1002,7 +1002,7 @@ int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 			const char *vh = json_string_value(
 				json_object_get(a, PFS_ANNOT_VERITY));
 
-			e = parse_desc(oci, l, lwhat, &m->rootfs);
+			e = pfs_oci_parse_desc(oci, l, lwhat, &m->rootfs);
 			if (e)
 				goto out;
 			if (vh) {
@@ -1019,7 +1019,7 @@ int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		} else if (!strncmp(mt, PFS_MEDIA_CHUNK, chunk_len) &&
 			   (!mt[chunk_len] ||
 			    !strcmp(mt + chunk_len, PFS_MEDIA_ZSTD_SUFFIX))) {
-			e = parse_desc(oci, l, lwhat, &m->chunks[m->nchunks]);
+			e = pfs_oci_parse_desc(oci, l, lwhat, &m->chunks[m->nchunks]);
 			if (e)
 				goto out;
 			m->chunk_zstd[m->nchunks++] = mt[chunk_len] != 0;

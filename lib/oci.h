@@ -68,6 +68,9 @@ void pfs_oci_close(struct pfs_oci *oci);
 int pfs_oci_lock(struct pfs_oci *oci);
 
 int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
+/* A descriptor's sha256 digest and size; errors name @what. */
+int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
+		       struct pfs_desc *out);
 int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			struct pfs_desc *manifest);
 /* Drop every index entry named @tag (-ENOENT if none); its blobs stay
