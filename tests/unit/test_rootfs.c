@@ -192,14 +192,31 @@ static size_t count_bytes(const uint8_t *buf, size_t len, const uint8_t *pat,
 	return n;
 }
 
+/* Hostile variants of a message: every truncation and @flips single-byte
+ * changes. */
+static void hostile(const uint8_t *msg, size_t len, unsigned seed,
+		    unsigned flips)
+{
+	uint8_t *copy = malloc(len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		exercise_rootfs(msg, i);
+	for (i = 0; copy && i < flips; i++) {
+		memcpy(copy, msg, len);
+		seed = seed * 1103515245 + 12345;
+		copy[(seed >> 8) % len] ^= (uint8_t)(1 + (seed >> 20) % 255);
+		exercise_rootfs(copy, len);
+	}
+	free(copy);
+}
+
 static void roundtrip(void)
 {
 	struct pfs_mlayer l[3];
 	struct pfs_mverity v;
 	struct pfs_buf out = { 0 };
-	uint8_t *copy;
 	size_t i;
-	unsigned seed = 1;
 
 	memset(l, 0, sizeof(l));
 	make_model(l, &v);
@@ -208,17 +225,7 @@ static void roundtrip(void)
 	/* Two BlobRefs and the VerityData share the digest's one copy. */
 	CHECK_EQ_U64(count_bytes(out.data, out.len, v.digest, 32), 1);
 
-	/* Hostile variants: every truncation and many single-byte flips. */
-	for (i = 0; i < out.len; i++)
-		exercise_rootfs(out.data, i);
-	copy = malloc(out.len);
-	for (i = 0; i < 20000; i++) {
-		memcpy(copy, out.data, out.len);
-		seed = seed * 1103515245 + 12345;
-		copy[(seed >> 8) % out.len] ^= (uint8_t)(1 + (seed >> 20) % 255);
-		exercise_rootfs(copy, out.len);
-	}
-	free(copy);
+	hostile(out.data, out.len, 1, 20000);
 	for (i = 0; i < 3; i++)
 		pfs_mlayer_free(&l[i]);
 	pfs_buf_free(&out);
@@ -415,8 +422,6 @@ static void merged_dir(void)
 	struct pfs_dirent de;
 	struct pfs_cur c;
 	u64 seg[2], n, pos = 0;
-	unsigned seed = 7;
-	uint8_t *copy;
 	u32 nseg, i;
 	size_t k;
 
@@ -448,17 +453,7 @@ static void merged_dir(void)
 	     i++)
 		CHECK(de.ino == ent[i].ino && child.ino == de.ino);
 	CHECK(i == 3 && pos == 3);
-	/* Hostile variants, through the merge. */
-	copy = malloc(out.len);
-	for (k = 0; k < out.len; k++)
-		exercise_rootfs(out.data, k);
-	for (k = 0; k < 5000; k++) {
-		memcpy(copy, out.data, out.len);
-		seed = seed * 1103515245 + 12345;
-		copy[(seed >> 8) % out.len] ^= (uint8_t)(1 + (seed >> 20) % 255);
-		exercise_rootfs(copy, out.len);
-	}
-	free(copy);
+	hostile(out.data, out.len, 7, 5000);	/* through the merge */
 	for (k = 0; k < 3; k++)
 		pfs_mlayer_free(&l[k]);
 	pfs_buf_free(&out);
