@@ -15,7 +15,7 @@ from .common import drop_caches, log, measure, rmtree, save, stats, tree_size
 # name -> (description, threads as configured, command maker)
 # Each maker takes (puzzlefs, src, out) and returns (argv or sh string,
 # output path whose size is the result).
-def _pfs(flags):
+def puzzlefs_build(flags):
     def make(ctx, src, out):
         return ([ctx.puzzlefs, "build"] + flags + [src, out + "/oci:t"],
                 out)
@@ -44,8 +44,8 @@ def _squashfs(ctx, src, out):
 
 
 TOOLS = {
-    "puzzlefs": ("puzzlefs build", "1 walker + 2 workers + 1 syncer", _pfs([])),
-    "puzzlefs -c": ("puzzlefs build -c", "1 walker + 2 workers + 1 syncer", _pfs(["-c"])),
+    "puzzlefs": ("puzzlefs build", "1 walker + 2 workers + 1 syncer", puzzlefs_build([])),
+    "puzzlefs -c": ("puzzlefs build -c", "1 walker + 2 workers + 1 syncer", puzzlefs_build(["-c"])),
     "tar|zstd": ("tar | zstd -3 -T2", "tar 1 + zstd 2", _tar),
     "casync": ("casync make (zstd)", "1", _casync),
     "erofs": ("mkfs.erofs", "1", _erofs([])),
@@ -61,11 +61,11 @@ CORPORA = ["share", "lib", "small", "huge", "deb-v2"]
 MEMORY = ["share", "share+lib"]           # the memory target's pair
 
 
-def run_tool(ctx, tool, src, tag):
+def run_tool(ctx, tool, src, tag, table=TOOLS):
     out = os.path.join(ctx.work, "out", "build", tag)
     rmtree(out)
     os.makedirs(out)
-    cmd, result = TOOLS[tool][2](ctx, src, out)
+    cmd, result = table[tool][2](ctx, src, out)
     os.sync()                       # nobody else's writeback in our time
     time.sleep(0.5)
     m = measure(cmd)
@@ -74,7 +74,7 @@ def run_tool(ctx, tool, src, tag):
     return m
 
 
-def bench_corpus(ctx, name, tools, runs):
+def bench_corpus(ctx, name, tools, runs, table=TOOLS):
     c = corpora.info(ctx, name)
     log(f"build: {name} ({c['bytes'] / 1e6:.0f} MB, {c['entries']} entries): "
         f"{', '.join(tools)} x{runs}")
@@ -83,7 +83,7 @@ def bench_corpus(ctx, name, tools, runs):
     for r in range(runs):
         k = r % len(tools)
         for t in tools[k:] + tools[:k]:
-            m = run_tool(ctx, t, c["path"], f"{name}/{t.replace(' ', '')}.{r}")
+            m = run_tool(ctx, t, c["path"], f"{name}/{t.replace(' ', '')}.{r}", table)
             log(f"  {name} {t} #{r + 1}: {m['wall']:.2f} s, "
                 f"{m['bytes'] / 1e6:.1f} MB, {(m['rss_kb'] or 0) / 1024:.0f} MiB RSS, "
                 f"{m['threads']} threads, {m['cores']:.2f} cores")

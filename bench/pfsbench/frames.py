@@ -1,5 +1,6 @@
 """Frame-size study for build -c on /usr/share: 4 KiB frames (the
-reference's default) against 16, 32 and 64 KiB.  Bigger frames compress
+reference's default) against 16, 32 and 64 KiB and one frame per chunk
+(256 KiB, FastCDC's largest chunk).  Bigger frames compress
 better and faster; a random read must decompress a whole frame.  For each
 size: build time and image size, then through FUSE a cold sequential read
 of everything, cold random 4 KiB reads over the whole tree (each mostly
@@ -13,7 +14,7 @@ from .build import run_tool
 from .common import log, measure, save, stats, tree_size, drop_caches
 from .fuse import fsbench
 
-SIZES = [4096, 16384, 32768, 65536]
+SIZES = [4096, 16384, 32768, 65536, 262144]     # 256 KiB: one frame per chunk
 HOT_READS = 4000
 
 

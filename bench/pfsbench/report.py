@@ -4,6 +4,7 @@ before/after numbers) live in bench/notes/ and are included as they are."""
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 
@@ -36,8 +37,8 @@ def fmt(s, scale=1.0, digits=2):
     return m
 
 
-def ratio(a, b):
-    return f"{a / b:.2f}×" if a and b else "-"
+def ratio(a, b, digits=2):
+    return f"{a / b:.{digits}f}×" if a and b else "-"
 
 
 def verdict(ok):
@@ -46,7 +47,9 @@ def verdict(ok):
 
 def table(head, rows):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    # A bare | in a cell (a tool named tar|zstd) would end the cell.
+    lines += ["| " + " | ".join(re.sub(r"(?<!\\)\|", r"\\|", str(c)) for c in r) + " |"
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -317,7 +320,7 @@ def frames_section(fr):
     sz = fr["sizes"]
     base = sz.get("4096", {}).get("bytes")
     rows, data = [], "frame\tMB\trand\thot\n"
-    for k, v in sz.items():
+    for k, v in sorted(sz.items(), key=lambda kv: int(kv[0])):
         rows.append([f"{int(k) // 1024} KiB", f"{v['bytes'] / 1e6:.1f}", ratio(v["bytes"], base),
                      fmt(v["build_s"]), fmt(v["build_cpu_s"]), fmt(v["cold_read_s"]),
                      f"{fmt(v['rand_mean_us'], digits=0)} / {fmt(v.get('rand_p50_us'), digits=0)}"
@@ -342,6 +345,64 @@ def frames_section(fr):
                "random 4K µs mean / p50 / p99",
                "random in one file µs mean / p50 / p99"], rows),
         f"![frames]({png})" if png else None, note("frames.md")] if x)
+
+
+def frontier_section(fr):
+    if not fr:
+        return "_Not run yet: `bench/run.sh --sections frontier`._"
+    shape = fr["settings"]
+    parts = [conditions(fr),
+             "`puzzlefs build -c` at other zstd levels and frame sizes, side by side with "
+             "the peers of the build targets (same run, interleaved and rotated). "
+             "256 KiB frames: one frame per chunk (FastCDC's largest is 256 KiB), as casync "
+             "compresses each chunk; a random read then decompresses up to a whole chunk. "
+             "Both targets: time ≤ 1.0× `tar | zstd -3 -T2` and size ≤ the casync store."]
+    data = "level\tcorpus\tframe\ttime\tsize\n"
+    for name, c in fr["corpora"].items():
+        t = c["tools"]
+        tar, cas = med(t["tar|zstd"]["wall"]), med(t["casync"]["bytes"])
+        rows, both = [], []
+        order = sorted(t, key=lambda x: (x not in shape, shape.get(x, {}).get("frame", 0),
+                                         shape.get(x, {}).get("level", 0), x))
+        for tool in order:
+            r, sh = t[tool], shape.get(tool)
+            w, sz = med(r["wall"]), med(r["bytes"])
+            ok = w <= tar and sz <= cas
+            if sh:
+                both += [tool] if ok else []
+                data += f"{sh['level']}\t{name}\t{sh['frame']}\t{w / tar:.4f}\t{sz / cas:.4f}\n"
+            default = sh and sh["level"] == 3 and sh["frame"] == 32768
+            rows.append([tool + (" (default)" if default else ""),
+                         sh["level"] if sh else "-",
+                         (f"{sh['frame'] // 1024} KiB" if sh else "-"),
+                         fmt(r["wall"]), ratio(w, tar), f"{med(r['user']) + med(r['sys']):.2f}",
+                         fmt(r["bytes"], 1e-6, 1), ratio(sz, cas, 3),
+                         ("both" if ok else "-") if sh else ""])
+        parts.append(f"### {CORPUS_TITLE.get(name, name)}\n\n" + table(
+            ["setting", "zstd level", "frame", "time s", "× tar\\|zstd", "CPU s (user + sys)",
+             "output MB", "size × casync", "targets met"], rows)
+            + "\n\nSettings meeting both targets: "
+            + (", ".join(f"`{x}`" for x in both) if both else "**none**") + ".")
+    series = []
+    for i, n in enumerate(fr["corpora"]):
+        for frame, pt, what in ((32768, 7, "32 KiB frames"), (262144, 9, "256 KiB frames")):
+            sel = f"(strcol(2) eq '{n}' && $3 == {frame} ? $4 : 1/0)"
+            series.append(f"'DAT' using {sel}:5 with points pt {pt} ps 1.4 lc {i + 1} "
+                          f"title '{CORPUS_TITLE.get(n, n)}, {what}'")
+            series.append(f"'' using {sel}:5:(sprintf('L%d', $1)) with labels "
+                          "offset 1.6,0 font ',8' notitle")
+    script = ("set title 'build -c: time and size against the peers (the targets: both ≤ 1; "
+              "labels: zstd level)'\nset xlabel 'time / tar|zstd -3 -T2'\n"
+              "set ylabel 'size / casync store'\nset key inside right top noenhanced\nset title noenhanced\n"
+              "set xlabel noenhanced\n"
+              "set arrow from 1, graph 0 to 1, graph 1 nohead dt 2\n"
+              "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2\n"
+              "plot " + ", ".join(series) + "\n")
+    png = gnuplot("frontier", script, data)
+    if png:
+        parts.append(f"![frontier]({png})")
+    parts.append(note("frontier.md"))
+    return "\n\n".join(parts)
 
 
 def kernel_section(k, targets):
@@ -433,10 +494,13 @@ def write(ctx):
     targets = []
     b, d, f = load(ctx.results, "build"), load(ctx.results, "dedup"), load(ctx.results, "fuse")
     fr, k = load(ctx.results, "frames"), load(ctx.results, "kernel")
+    fo = load(ctx.results, "frontier")
     sections = [("Build", build_section(b, targets)),
                 ("Dedup: two versions of an image", dedup_section(d, targets)),
                 ("FUSE read (/usr/share)", fuse_section(f, targets)),
                 ("Frame-size study for `build -c`", frames_section(fr)),
+                ("Size against time for `build -c`: zstd level and frame size",
+                 frontier_section(fo)),
                 ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets))]
     passed = sum(1 for t in targets if t[2] is True)
     failed = sum(1 for t in targets if t[2] is False)
