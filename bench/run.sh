@@ -1,5 +1,5 @@
 #!/bin/sh
-# The benchmark suite: `make bench` runs it all (40–70 minutes on
+# The benchmark suite: `make bench` runs it all (50–80 minutes on
 # 2 cores) and writes bench/RESULTS.md and bench/plots/*.png.
 #
 #   bench/run.sh                      everything, 3 runs each
