@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/puzzlefs_fs.h"
 #include "../lib/util.h"
 #include "cli.h"
 
@@ -17,9 +18,10 @@ static const char usage[] =
 	"  -b, --base-layer TAG     delta build on top of TAG (same OCI_DIR):\n"
 	"                           only what changed is stored\n"
 	"      --zstd-level N       zstd level for -c (default 3)\n"
-	"      --frame-size BYTES   uncompressed bytes per zstd frame for -c\n"
-	"                           (default 32768; 4096 gives the reference's\n"
-	"                           bytes)\n"
+	"      --frame-size SIZE    uncompressed bytes per zstd frame for -c\n"
+	"                           (K, M: 1024-based; default 32K; 4096 gives\n"
+	"                           the reference's bytes; 256K, one frame per\n"
+	"                           chunk, the smallest images)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
 	"      --json               print the tag, the manifest digest and\n"
 	"                           counts (files, bytes, chunks, blobs,\n"
@@ -80,6 +82,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	uint8_t verity[PFS_DIGEST_SIZE];
 	char hex[2 * PFS_DIGEST_SIZE + 1], *dir, *tag;
 	bool tty = cli_isatty_stderr();
+	size_t size;
 	long v;
 	int c, e;
 
@@ -93,9 +96,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			bo.zstd_level = v ? (int)v : 3;
 			break;
 		case 'F':
-			if ((e = number(cli, optarg, 1, 1 << 30, &v)))
-				return e;
-			bo.zstd_frame = (uint32_t)v;
+			if (pfs_parse_size(optarg, &size) || !size ||
+			    size > PFS_SEEK_MAX_FRAME_SIZE)
+				return cli_usage_err(cli, "'%s': expected a size in 1..1G (K, M, G: 1024-based)",
+						     optarg);
+			bo.zstd_frame = (uint32_t)size;
 			break;
 		case 'j':
 			if ((e = number(cli, optarg, 1, 1024, &v)))

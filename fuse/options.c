@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "../lib/util.h"
 #include "options.h"
 
 #define MAX_VALUE 4096
@@ -76,29 +77,6 @@ static int add_kernel(struct pfs_mount_opts *mo, const char *opt, size_t len)
 	return 0;
 }
 
-/* "64M", "1G", "1048576": bytes, 1024-based suffixes. */
-static int parse_size(const char *s, size_t *out)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	}
-	if (*end || (v && mul > (unsigned long long)SIZE_MAX / v))
-		return -EINVAL;
-	*out = (size_t)(v * mul);
-	return 0;
-}
-
 static bool valid_subtype(const char *s)
 {
 	size_t n = strlen(s);
@@ -150,7 +128,7 @@ static int parse_valued(struct pfs_mount_opts *mo, const char *opt,
 		return set_str(&mo->subtype, val);
 	}
 	if (has_prefix(opt, "cache_size=")) {
-		if (parse_size(val, &mo->cache_bytes))
+		if (pfs_parse_size(val, &mo->cache_bytes))
 			return pfs_errf(log, EINVAL, "-o %s: expected a size "
 					"such as 64M", opt);
 		return 0;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -85,6 +86,28 @@ int pfs_parse_digest(const char *s, uint8_t out[PFS_DIGEST_SIZE])
 		if (s[i] >= 'A' && s[i] <= 'F')
 			return -EINVAL;
 	return pfs_unhex(s, out, PFS_DIGEST_SIZE);
+}
+
+int pfs_parse_size(const char *s, size_t *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	}
+	if (*end || (v && mul > (unsigned long long)SIZE_MAX / v))
+		return -EINVAL;
+	*out = (size_t)(v * mul);
+	return 0;
 }
 
 void pfs_sha256(const void *data, size_t len, uint8_t out[PFS_DIGEST_SIZE])

@@ -280,6 +280,31 @@ def test_foreign_seekable_blobs(pfs, tmp_path):
         pfs.run("fsck", f"{oci.path}:{name}")
 
 
+def test_frame_size_option(pfs, tmp_path):
+    """--frame-size takes bytes or 1024-based K/M/G: 16K cuts 16384-byte
+    frames (the same blobs as 16384), 256K one frame per chunk."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "text").write_bytes(words(random.Random(7), 600 << 10))
+    stored = {}
+    for size in ("16K", "16384", "256K"):
+        oci = ocidir.Oci(tmp_path / size)
+        pfs.build(src, f"{oci.path}:t", "-c", "--frame-size", size)
+        blobs = {l["digest"]: oci.blob(l["digest"][7:])
+                 for l in oci.chunk_layers("t")}
+        stored[size] = blobs
+        for blob in blobs.values():
+            sizes = [n for _, n in seekable.frames(blob)]
+            if size == "256K":
+                assert len(sizes) == 1
+            else:
+                assert set(sizes[:-1]) <= {16384} and 0 < sizes[-1] <= 16384
+        assert pfs.run("cat", f"{oci.path}:t", "/text").stdout == \
+            (src / "text").read_bytes()
+    assert stored["16K"] == stored["16384"]
+    assert len(stored["256K"]) > 1
+
+
 def words(rng, size):
     """Compressible text of @size bytes, different for every @rng."""
     vocab = [b"puzzle", b"chunk", b"blob", b"inode", b"frame", b"seek",

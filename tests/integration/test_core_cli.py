@@ -46,6 +46,8 @@ def test_usage_errors(pfs):
     usage_error(pfs, "build", "only-one-arg")
     usage_error(pfs, "build", "-b")
     usage_error(pfs, "build", "--threads", "zero", "src", "oci:t")
+    for size in ("0", "2G", "16Q", "-1", ""):
+        usage_error(pfs, "build", "--frame-size", size, "src", "oci:t")
     usage_error(pfs, "extract", "oci:t")
     usage_error(pfs, "ls", "oci:t", "/", "extra")
     usage_error(pfs, "enable-fs-verity", "oci:t", "not-hex")
