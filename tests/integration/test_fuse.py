@@ -159,10 +159,12 @@ def mkdir(path):
 
 @pytest.fixture(scope="session")
 def corner_images(pfs, corner_tree, tmp_path_factory):
-    """The corner tree built plain (tag plain) and with -c (tag zstd)."""
+    """The corner tree built plain (tag plain), with -c (tag zstd) and
+    with -c and one frame per chunk (tag zstd-whole)."""
     oci = os.fspath(tmp_path_factory.mktemp("fuse-corner") / "oci")
     pfs.build(corner_tree, f"{oci}:plain")
     pfs.build(corner_tree, f"{oci}:zstd", "-c")
+    pfs.build(corner_tree, f"{oci}:zstd-whole", "-c", "--frame-size", "256K")
     return oci
 
 
@@ -190,7 +192,7 @@ def drop_cache(fd):
 
 # ---- acceptance 1: the corner tree ---------------------------------------
 
-@pytest.mark.parametrize("tag", ["plain", "zstd"])
+@pytest.mark.parametrize("tag", ["plain", "zstd", "zstd-whole"])
 def test_corner_tree(pfs, mounts, corner_tree, corner_images, tmp_path, tag):
     mnt = mkdir(tmp_path / "mnt")
     mounts.mount(f"{corner_images}:{tag}", mnt)
@@ -425,7 +427,7 @@ def read_plan(rng, size, chunks):
     return plan
 
 
-@pytest.mark.parametrize("tag", ["plain", "zstd"])
+@pytest.mark.parametrize("tag", ["plain", "zstd", "zstd-whole"])
 def test_random_reads(pfs, mounts, corner_tree, corner_images, tmp_path, tag):
     ref = f"{corner_images}:{tag}"
     mnt = mkdir(tmp_path / "mnt")

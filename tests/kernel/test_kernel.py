@@ -56,6 +56,7 @@ LISTINGS = [
     # (check, listing written, expected, fields not compared)
     ("corner_plain", "corner-plain", "corner", ()),
     ("corner_zstd", "corner-zstd", "corner", ()),
+    ("corner_zstd_whole", "corner-zstd-whole", "corner", ()),
     ("rootfs_option", "corner-rootfs", "corner", ()),
     ("kmount", "corner-kmount", "corner", ()),
     ("delta_a", "delta-a", "delta-a", ()),

@@ -44,6 +44,8 @@ mount_list() {	# NAME OCI MANIFEST [extra options]
 
 check corner_plain mount_list corner-plain $CORNER $CORNER_PLAIN
 check corner_zstd mount_list corner-zstd $CORNER $CORNER_ZSTD
+# One zstd frame per chunk (build --frame-size 256K).
+check corner_zstd_whole mount_list corner-zstd-whole $CORNER $CORNER_ZSTD_WHOLE
 
 rootfs_option() {
 	pmount /mnt/p "oci_root_dir=$CORNER,rootfs=$CORNER_PLAIN_ROOTFS" ||
