@@ -221,26 +221,13 @@ int pfs_oci_lock(struct pfs_oci *oci)
 
 /* ---- index.json ---------------------------------------------------------- */
 
-int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
+int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
+			size_t len, json_t **index)
 {
 	json_error_t jerr;
-	uint8_t *data;
-	size_t len;
 	json_t *v, *m;
-	int e;
 
-	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, &data,
-			     &len);
-	if (e == -ENOENT && oci->writable) {
-		*index = json_pack("{s:i,s:[]}", "schemaVersion", 2,
-				   "manifests");
-		return *index ? 0 : -ENOMEM;
-	}
-	if (e)
-		return pfs_errf(oci->log, -e, "%s: index.json: %s", oci->path,
-				why(e));
 	v = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(data);
 	if (!v)
 		return pfs_errf(oci->log, EINVAL,
 				"%s: index.json: malformed JSON at line %d: %s",
@@ -256,6 +243,27 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
 		json_object_set_new(v, "manifests", json_array());
 	*index = v;
 	return 0;
+}
+
+int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
+{
+	uint8_t *data;
+	size_t len;
+	int e;
+
+	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, &data,
+			     &len);
+	if (e == -ENOENT && oci->writable) {
+		*index = json_pack("{s:i,s:[]}", "schemaVersion", 2,
+				   "manifests");
+		return *index ? 0 : -ENOMEM;
+	}
+	if (e)
+		return pfs_errf(oci->log, -e, "%s: index.json: %s", oci->path,
+				why(e));
+	e = pfs_oci_index_parse(oci, data, len, index);
+	free(data);
+	return e;
 }
 
 static const char *entry_tag(json_t *ent)
@@ -282,17 +290,12 @@ int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 	return 0;
 }
 
-int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
-			struct pfs_desc *manifest)
+int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
+		       struct pfs_desc *manifest)
 {
-	json_t *index, *ent;
+	json_t *ent;
 	size_t i;
-	int e;
 
-	e = pfs_oci_index_load(oci, &index);
-	if (e)
-		return e;
-	e = -ENOENT;
 	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
 		const char *t = entry_tag(ent);
 
@@ -300,13 +303,23 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			char what[300];
 
 			snprintf(what, sizeof(what), "index.json: tag '%s'", tag);
-			e = pfs_oci_parse_desc(oci, ent, what, manifest);
-			break;
+			return pfs_oci_parse_desc(oci, ent, what, manifest);
 		}
 	}
+	return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, tag);
+}
+
+int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
+			struct pfs_desc *manifest)
+{
+	json_t *index;
+	int e;
+
+	e = pfs_oci_index_load(oci, &index);
+	if (e)
+		return e;
+	e = pfs_oci_index_find(oci, index, tag, manifest);
 	json_decref(index);
-	if (e == -ENOENT)
-		pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, tag);
 	return e;
 }
 

@@ -68,6 +68,12 @@ void pfs_oci_close(struct pfs_oci *oci);
 int pfs_oci_lock(struct pfs_oci *oci);
 
 int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
+/* index.json's bytes -> its JSON (an object with a "manifests" array). */
+int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
+			size_t len, json_t **index);
+/* The manifest descriptor @tag names in a parsed index (-ENOENT: none). */
+int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
+		       struct pfs_desc *manifest);
 /* A descriptor's sha256 digest and size; errors name @what. */
 int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 		       struct pfs_desc *out);

@@ -9,8 +9,15 @@ delta with whiteouts), the same re-segmented with far and double-far
 pointers, and the Rust reference's multi-segment rootfs blobs.
 corpus/seektable: our seekable zstd blobs, one with per-frame checksums,
 one of empty content, and one written by the reference.
+corpus/oci: index.json and image manifests, ours and the reference's, and
+an index listing another tool's image index.
+
+    tests/fuzz/make-corpus.py build/puzzlefs oci
+
+regenerates only the named corpora (others may hold hand-made seeds).
 """
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -44,13 +51,16 @@ def small_tree(root):
     os.setxattr(os.path.join(root, "d", "f"), "user.empty", b"")
 
 
-def main(exe):
-    out = {k: os.path.join(HERE, "corpus", k) for k in ("rootfs", "seektable")}
+def main(exe, only):
+    out = {k: os.path.join(HERE, "corpus", k)
+           for k in only or ("rootfs", "seektable", "oci")}
     for d in out.values():
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
 
     def save(kind, name, data):
+        if kind not in out:
+            return
         with open(os.path.join(out[kind], name), "wb") as f:
             f.write(data)
 
@@ -92,6 +102,24 @@ def main(exe):
                 if ref.blob(l["digest"][7:])[-4:] == b"\xb1\xea\x92\x8f"]
         smallest = min(zstd, key=lambda l: l["size"])["digest"][7:]
         save("seektable", "reference", ref.blob(smallest))
+
+        def index_json(o):
+            with open(os.path.join(o.path, "index.json"), "rb") as f:
+                return f.read()
+        save("oci", "ours-index", index_json(oci))
+        save("oci", "ours-manifest-b", oci.blob(oci.manifest_digest("b")))
+        save("oci", "reference-index", index_json(ref))
+        for tag in ("v0", "v0-zstd"):
+            save("oci", f"reference-manifest-{tag}",
+                 ref.blob(ref.manifest_digest(tag)))
+        other = {"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.index.v1+json",
+             "digest": "sha256:" + "ab" * 32, "size": 300,
+             "annotations": {"org.opencontainers.image.ref.name": "t"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": "sha256:" + "cd" * 32, "size": 7,
+             "platform": {"architecture": "amd64", "os": "linux"}}]}
+        save("oci", "other-index", json.dumps(other).encode())
     for d in out.values():
         for name in sorted(os.listdir(d)):
             data = open(os.path.join(d, name), "rb").read()
@@ -100,4 +128,4 @@ def main(exe):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
