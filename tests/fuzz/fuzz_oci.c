@@ -4,8 +4,8 @@
  * (lib/oci.c): the bytes as index.json (parse, then look up a tag the
  * way `OCI_DIR:TAG` does) and as an image manifest (rootfs and chunk
  * descriptors).  Whatever the bytes, each must end in a result or an
- * error with a message, the same twice, and what a success returns must
- * hold together.
+ * error with a message (a tag lookup gives the same answer twice), and
+ * what a success returns must hold together.
  */
 #include <errno.h>
 #include <stdint.h>
