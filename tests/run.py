@@ -3,12 +3,13 @@
 
 Phases: a -Werror build; C unit tests (meson test); integration tests
 (pytest: CLI, FUSE, kernel module in qemu); the same core tests once more
-under AddressSanitizer + UndefinedBehaviorSanitizer; each libFuzzer target
-for a bounded time.  Every phase counts its own tests; a phase that cannot
+under AddressSanitizer + UndefinedBehaviorSanitizer; the FUSE tests under
+ThreadSanitizer; each libFuzzer target for a bounded time.  Every phase counts its own tests; a phase that cannot
 run at all counts as one failure.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -109,6 +110,22 @@ def fuzz(exe, target):
     return ok
 
 
+def tsan_fuse():
+    reports = os.path.join(TOP, "build-tsan", "reports")
+    shutil.rmtree(reports, ignore_errors=True)
+    os.makedirs(reports)
+    pytest("tsan", ["tests/integration/test_fuse.py"], env={
+        "TSAN_OPTIONS": f"halt_on_error=1:log_path={reports}/race",
+        "PUZZLEFS_BUILD": os.path.join(TOP, "build-tsan"),
+        "PFS_FUSE_SOAK_SECONDS": "20"})
+    found = sorted(os.listdir(reports))
+    for name in found:
+        log(f"ThreadSanitizer report {os.path.join(reports, name)}:")
+        with open(os.path.join(reports, name), errors="replace") as f:
+            print(f.read()[:6000], end="", flush=True)
+    return not found
+
+
 def main():
     start = time.time()
     ok = build("build")
@@ -130,6 +147,15 @@ def main():
         pytest("asan", ["tests/integration"], env=dict(
             san, PUZZLEFS_BUILD=os.path.join(TOP, "build-asan")),
             extra=["-m", "core"])
+
+    # ThreadSanitizer: the FUSE tests, so the daemon's threads (libfuse's
+    # workers, readahead, the caches) and the builder's workers that make
+    # their images; a race aborts the process and leaves a report.
+    ok = build("build-tsan", "-Db_sanitize=thread", "-Db_lundef=false",
+               "--buildtype=debugoptimized")
+    count(ok, "build (TSan)")
+    if ok:
+        count(tsan_fuse(), "tsan: no data race reported")
 
     # Fuzzing: every libFuzzer target for a bounded time from its corpus.
     ok = build("build-fuzz", "-Dfuzz=true", "--buildtype=debugoptimized",
