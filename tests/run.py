@@ -2,10 +2,11 @@
 """Run the whole test suite and print one final line "N passed, N failed".
 
 Phases: a -Werror build; C unit tests (meson test); integration tests
-(pytest: CLI, FUSE, kernel module in qemu); the same core tests once more
-under AddressSanitizer + UndefinedBehaviorSanitizer; the FUSE tests under
-ThreadSanitizer; each libFuzzer target for a bounded time.  Every phase counts its own tests; a phase that cannot
-run at all counts as one failure.
+(pytest: CLI, FUSE, kernel module in qemu); the core and the FUSE tests
+once more under AddressSanitizer + UndefinedBehaviorSanitizer; the FUSE
+tests under ThreadSanitizer; each libFuzzer target for a bounded time.
+Every phase counts its own tests; a phase that cannot run at all counts as
+one failure.
 """
 import json
 import os
@@ -110,17 +111,21 @@ def fuzz(exe, target):
     return ok
 
 
-def tsan_fuse():
-    reports = os.path.join(TOP, "build-tsan", "reports")
+def fuse_sanitized(label, builddir, options):
+    """The FUSE tests against a sanitizer build.  The daemons serve in the
+    background with no terminal, so each sanitizer writes its reports to
+    files (log_path); any report fails the phase and is shown."""
+    reports = os.path.join(TOP, builddir, "reports")
     shutil.rmtree(reports, ignore_errors=True)
     os.makedirs(reports)
-    pytest("tsan", ["tests/integration/test_fuse.py"], env={
-        "TSAN_OPTIONS": f"halt_on_error=1:log_path={reports}/race",
-        "PUZZLEFS_BUILD": os.path.join(TOP, "build-tsan"),
-        "PFS_FUSE_SOAK_SECONDS": "20"})
+    env = {k: f"{v}:log_path={reports}/{k.split('_')[0].lower()}"
+           for k, v in options.items()}
+    env.update(PUZZLEFS_BUILD=os.path.join(TOP, builddir),
+               PFS_FUSE_SOAK_SECONDS="20")
+    pytest(label, ["tests/integration/test_fuse.py"], env=env)
     found = sorted(os.listdir(reports))
     for name in found:
-        log(f"ThreadSanitizer report {os.path.join(reports, name)}:")
+        log(f"sanitizer report {os.path.join(reports, name)}:")
         with open(os.path.join(reports, name), errors="replace") as f:
             print(f.read()[:6000], end="", flush=True)
     return not found
@@ -136,7 +141,8 @@ def main():
                  if os.path.isdir(os.path.join(TOP, p))]
         pytest("integration", paths)
 
-    # Sanitizers: the core tests again against an ASan+UBSan build.
+    # Sanitizers: the core tests and the FUSE tests (the daemon serving
+    # good and corrupt images) again against an ASan+UBSan build.
     san = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
     ok = build("build-asan", "-Db_sanitize=address,undefined",
@@ -147,6 +153,8 @@ def main():
         pytest("asan", ["tests/integration"], env=dict(
             san, PUZZLEFS_BUILD=os.path.join(TOP, "build-asan")),
             extra=["-m", "core"])
+        count(fuse_sanitized("asan-fuse", "build-asan", san),
+              "asan: no report from the FUSE tests")
 
     # ThreadSanitizer: the FUSE tests, so the daemon's threads (libfuse's
     # workers, readahead, the caches) and the builder's workers that make
@@ -155,7 +163,9 @@ def main():
                "--buildtype=debugoptimized")
     count(ok, "build (TSan)")
     if ok:
-        count(tsan_fuse(), "tsan: no data race reported")
+        count(fuse_sanitized("tsan", "build-tsan",
+                             {"TSAN_OPTIONS": "halt_on_error=1"}),
+              "tsan: no data race reported")
 
     # Fuzzing: every libFuzzer target for a bounded time from its corpus.
     ok = build("build-fuzz", "-Dfuzz=true", "--buildtype=debugoptimized",
