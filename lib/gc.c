@@ -103,6 +103,9 @@ static int reach_children(struct gc *g, struct pfs_oci *oci, json_t *m,
 	return e;
 }
 
+/* A tag whose manifest is gone stops gc until the tag goes too. */
+#define RMTAG_HINT " (if the image is gone for good, 'puzzlefs rmtag' its tag first)"
+
 /* A manifest or an image index: kept, read and followed. */
 static int reach_manifest(struct gc *g, struct pfs_oci *oci, json_t *desc,
 			  const char *what, int depth)
@@ -130,14 +133,14 @@ static int reach_manifest(struct gc *g, struct pfs_oci *oci, json_t *desc,
 			      &len, NULL);
 	if (e)
 		return pfs_errf(g->opts->log, -e,
-				"%s: %s: manifest %s cannot be read; nothing deleted",
-				oci->path, what, hex);
+				"%s: %s: manifest %s cannot be read; nothing deleted%s",
+				oci->path, what, hex, depth ? "" : RMTAG_HINT);
 	m = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(data);
 	if (!m)
 		return pfs_errf(g->opts->log, EINVAL,
-				"%s: %s: manifest %s: malformed JSON; nothing deleted",
-				oci->path, what, hex);
+				"%s: %s: manifest %s: malformed JSON; nothing deleted%s",
+				oci->path, what, hex, depth ? "" : RMTAG_HINT);
 	e = reach_children(g, oci, m, what, depth);
 	json_decref(m);
 	return e;

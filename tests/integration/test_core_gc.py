@@ -140,6 +140,7 @@ def test_gc_deletes_nothing_it_cannot_account_for(pfs, three):
     r = pfs.run("gc", oci.path, check=False)
     assert r.returncode == 1, r
     assert b"tag 'broken'" in r.stderr and b"nothing deleted" in r.stderr
+    assert b"'puzzlefs rmtag' its tag first" in r.stderr
     assert oci.blobs() == before - {oci.manifest_digest("broken")}
     # A manifest that is not JSON.
     oci.tag_manifest("broken", b"not json")
