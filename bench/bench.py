@@ -133,7 +133,10 @@ def main():
                     sys.exit(f"bench: unknown section {s}")
                 if not a.no_wait and s != "kernel":
                     ctx.waited += common.wait_quiet()
-                log(f"section {s} (load {common.loadavg():.2f})")
+                # The load a section starts with (after the wait), not
+                # the load the whole run was started with.
+                ctx.load_start = common.loadavg()
+                log(f"section {s} (load {ctx.load_start:.2f})")
                 SECTIONS[s](ctx)
         finally:
             REG.cleanup()
