@@ -32,7 +32,8 @@ struct pfs_build_opts {
 	const struct pfs_log *log;
 	bool compress;			/* seekable zstd chunks (build -c) */
 	int zstd_level;			/* 0: the reference's 3 */
-	uint32_t zstd_frame;		/* 0: the reference's 4096 bytes */
+	/* 0: 32 KiB, or in a delta the frame size of the base's chunks */
+	uint32_t zstd_frame;
 	const char *base_tag;		/* delta build on this tag */
 	unsigned threads;		/* 0: one per CPU */
 	/* Called now and then while data is read (may be NULL). */

@@ -10,7 +10,9 @@ import shutil
 import pytest
 
 import ocidir
+import seekable
 import tree
+from conftest import REFERENCE
 
 pytestmark = pytest.mark.core
 KIB = 1024
@@ -164,3 +166,55 @@ def test_delta_of_identical_tree(pfs, tmp_path):
     out = tmp_path / "out"
     pfs.run("extract", f"{oci.path}:b", out)
     tree.compare(pfs.listing(a), pfs.listing(out))
+
+
+def frame_sizes(oci, layers):
+    """The decompressed sizes of every frame but each blob's last."""
+    sizes = set()
+    for l in layers:
+        blob = oci.blob(l["digest"][7:])
+        if blob[-4:] == seekable.SEEKABLE.to_bytes(4, "little"):  # not raw
+            sizes |= {n for _, n in seekable.frames(blob)[:-1]}
+    return sizes
+
+
+def test_delta_follows_the_base_frame_size(pfs, tmp_path):
+    """A chunk is one blob only when every build compresses it the same
+    way.  On a base the reference built (4 KiB frames), build -c -b cuts
+    4 KiB frames too, so a changed file's unchanged chunks are the base's
+    blobs; --frame-size still decides when given."""
+    oci = ocidir.Oci(tmp_path / "demo")
+    shutil.copytree(os.path.join(REFERENCE, "demo"), oci.path)
+    src = tmp_path / "src"
+    pfs.run("extract", f"{oci.path}:v0-zstd", src)
+    with open(src / "usr/share/words.txt", "ab") as f:
+        f.write(b"one more line\n")
+    base = {l["digest"] for l in oci.chunk_layers("v0-zstd")}
+    stored = {}
+    for tag, opts in (("follows", ()), ("told", ("--frame-size", "32K"))):
+        pfs.build(src, f"{oci.path}:{tag}", "-c", "-b", "v0-zstd", *opts)
+        new = [l for l in oci.chunk_layers(tag) if l["digest"] not in base]
+        stored[tag] = len(new)
+        assert frame_sizes(oci, new) == {4096 if tag == "follows" else 32768}
+        out = tmp_path / f"out-{tag}"
+        pfs.run("extract", f"{oci.path}:{tag}", out)
+        tree.compare(pfs.listing(src), pfs.listing(out))
+    # words.txt is 16 chunks: most of them did not change.
+    assert stored["follows"] <= 4 < stored["told"]
+
+
+def test_delta_follows_whole_chunk_frames(pfs, tmp_path):
+    """A base of one frame per chunk (--frame-size 256K): its delta's
+    chunks are one frame each too."""
+    rng = random.Random(5)
+    words = [b"frame", b"chunk", b"blob", b"layer", b"delta"]
+    a = tmp_path / "a"
+    put(str(a / "text"), b" ".join(rng.choice(words) for _ in range(150000)))
+    oci = ocidir.Oci(tmp_path / "oci")
+    pfs.build(a, f"{oci.path}:a", "-c", "--frame-size", "256K")
+    put(str(a / "more"), b" ".join(rng.choice(words) for _ in range(150000)))
+    pfs.build(a, f"{oci.path}:b", "-c", "-b", "a")
+    base = {l["digest"] for l in oci.chunk_layers("a")}
+    new = [l for l in oci.chunk_layers("b") if l["digest"] not in base]
+    assert len(new) > 1 and frame_sizes(oci, new) == set()
+    assert all(len(seekable.frames(oci.blob(l["digest"][7:]))) == 1 for l in new)
