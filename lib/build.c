@@ -36,6 +36,7 @@
  */
 #define BUILD_FRAME (32u << 10)
 #define BASE_PROBE 64		/* base chunk blobs read for their frame size */
+#define BASE_FRAME_MIN 1024	/* smaller frames in a base are not followed */
 #define READ_MAX (1u << 20)		/* walker reads at most this at once */
 /*
  * Chunks queued for the workers: about one stream window's worth.  The
@@ -1074,8 +1075,11 @@ static uint32_t base_frame(struct pfs_oci *oci, const struct pfs_image *base)
 			continue;
 		probed++;
 		first = blob_first_frame(oci, m->chunks[i].digest, &more);
+		/* The base is input too: a frame of a few bytes would make
+		 * this build crawl, so such a base is not followed. */
 		if (more)
-			return first;
+			return first < BASE_FRAME_MIN ? 0 :
+			       first > PFS_CDC_MAX ? PFS_CDC_MAX : first;
 		if (first > single)
 			single = first;
 	}
