@@ -158,8 +158,7 @@ static int reach_tags(struct gc *g, struct pfs_oci *oci)
 	if (e)
 		return e;
 	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
-		tag = json_string_value(json_object_get(
-			json_object_get(ent, "annotations"), PFS_ANNOT_REFNAME));
+		tag = pfs_oci_entry_tag(ent);
 		if (tag)
 			snprintf(what, sizeof(what), "tag '%s'", tag);
 		else

@@ -266,7 +266,7 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
 	return e;
 }
 
-static const char *entry_tag(json_t *ent)
+const char *pfs_oci_entry_tag(json_t *ent)
 {
 	json_t *a = json_object_get(ent, "annotations");
 
@@ -297,7 +297,7 @@ int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
 	size_t i;
 
 	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
-		const char *t = entry_tag(ent);
+		const char *t = pfs_oci_entry_tag(ent);
 
 		if (t && !strcmp(t, tag)) {
 			char what[300];
@@ -351,7 +351,7 @@ static size_t drop_tag(json_t *index, const char *tag)
 	size_t i, n = 0;
 
 	for (i = 0; i < json_array_size(list);) {
-		const char *t = entry_tag(json_array_get(list, i));
+		const char *t = pfs_oci_entry_tag(json_array_get(list, i));
 
 		if (t && !strcmp(t, tag)) {
 			json_array_remove(list, i);
@@ -1082,7 +1082,7 @@ int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
 		return -ENOMEM;
 	}
 	json_array_foreach(list, i, ent) {
-		const char *t = entry_tag(ent);
+		const char *t = pfs_oci_entry_tag(ent);
 
 		if (!t)
 			continue;

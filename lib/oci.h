@@ -71,6 +71,8 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
 /* index.json's bytes -> its JSON (an object with a "manifests" array). */
 int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
 			size_t len, json_t **index);
+/* The tag an index entry carries (its ref.name annotation), or NULL. */
+const char *pfs_oci_entry_tag(json_t *ent);
 /* The manifest descriptor @tag names in a parsed index (-ENOENT: none). */
 int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
 		       struct pfs_desc *manifest);
