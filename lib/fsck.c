@@ -292,14 +292,11 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 static void check_store(struct fsck *f, struct pfs_oci *oci)
 {
 	uint8_t digest[PFS_DIGEST_SIZE], *data;
-	int fd = dup(oci->blobs_fd);
+	DIR *dir = pfs_opendir_at(oci->blobs_fd);
 	struct dirent *d;
 	size_t len;
-	DIR *dir;
 
-	if (fd < 0 || !(dir = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!dir) {
 		problem(f, "%s: blobs/sha256: %s", f->dir, strerror(errno));
 		return;
 	}

@@ -241,19 +241,13 @@ static int sweep(struct gc *g, struct pfs_oci *oci, struct pfs_gc_result *res)
 	uint8_t d[PFS_DIGEST_SIZE];
 	struct dirent *ent;
 	struct stat st;
-	int fd = dup(oci->blobs_fd), e = 0;
-	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *dir = pfs_opendir_at(oci->blobs_fd);
 	size_t cap = 0;
+	int e = 0;
 
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
+	if (!dir)
 		return pfs_errf(g->opts->log, errno, "%s: blobs/sha256",
 				oci->path);
-	}
-	/* The duplicate shares its position with blobs_fd, which the lock's
-	 * cleanup has read to the end. */
-	rewinddir(dir);
 	while (!e && (ent = readdir(dir))) {
 		if (!hex_name(ent->d_name) ||
 		    pfs_unhex(ent->d_name, d, PFS_DIGEST_SIZE) ||

@@ -98,18 +98,11 @@ static int mkdir_p(const char *path)
  * directory lock, so no live writer owns them. */
 static void remove_stale(int dirfd)
 {
-	int fd = dup(dirfd);
+	DIR *dir = pfs_opendir_at(dirfd);
 	struct dirent *d;
-	DIR *dir;
 
-	if (fd < 0)
+	if (!dir)
 		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	rewinddir(dir);			/* the position is shared with dirfd */
 	while ((d = readdir(dir)))
 		if (!strncmp(d->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
 			unlinkat(dirfd, d->d_name, 0);

@@ -88,6 +88,24 @@ int pfs_parse_digest(const char *s, uint8_t out[PFS_DIGEST_SIZE])
 	return pfs_unhex(s, out, PFS_DIGEST_SIZE);
 }
 
+DIR *pfs_opendir_at(int dirfd)
+{
+	int fd = dup(dirfd), saved;
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (!dir) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	rewinddir(dir);
+	return dir;
+}
+
 int pfs_parse_size(const char *s, size_t *out)
 {
 	unsigned long long v, mul = 1;

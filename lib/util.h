@@ -3,6 +3,7 @@
 #ifndef PUZZLEFS_UTIL_H
 #define PUZZLEFS_UTIL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +34,11 @@ void pfs_sha256_reset(struct pfs_sha256_ctx *c);
 void pfs_sha256_update(struct pfs_sha256_ctx *c, const void *data, size_t len);
 void pfs_sha256_final(struct pfs_sha256_ctx *c, uint8_t out[PFS_DIGEST_SIZE]);
 void pfs_sha256_free(struct pfs_sha256_ctx *c);
+
+/* A listing of the directory @dirfd from its first entry, through a
+ * duplicate descriptor (which shares @dirfd's position, hence the rewind);
+ * NULL with errno set on failure.  closedir() leaves @dirfd open. */
+DIR *pfs_opendir_at(int dirfd);
 
 /* Full reads and writes that retry on EINTR and short transfers. */
 ssize_t pfs_pread_full(int fd, void *buf, size_t len, off_t off);
