@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../core/puzzlefs_fs.h"
-#include "../lib/util.h"
+#include "util.h"
 #include "cli.h"
 
 static const char usage[] =

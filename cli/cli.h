@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "../lib/puzzlefs.h"
+#include "puzzlefs.h"
 
 #define EXIT_USAGE 2
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/dump.h"
+#include "tools/dump.h"
 #include "cli.h"
 
 static const char fsck_usage[] =

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../lib/util.h"
+#include "util.h"
 #include "cli.h"
 
 static const char rmtag_usage[] =

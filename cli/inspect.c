@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../lib/image.h"
-#include "../lib/util.h"
+#include "read/image.h"
+#include "util.h"
 #include "cli.h"
 
 static const char tags_usage[] =

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/mount.h>
 
-#include "../lib/oci.h"
-#include "../lib/util.h"
+#include "store/oci.h"
+#include "util.h"
 #include "cli.h"
 
 static const struct {

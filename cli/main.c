@@ -9,7 +9,7 @@
 
 #include <openssl/crypto.h>
 
-#include "../lib/util.h"
+#include "util.h"
 #include "cli.h"
 
 static const struct cli_cmd commands[] = {

@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "../lib/puzzlefs.h"
-#include "../lib/util.h"
+#include "puzzlefs.h"
+#include "util.h"
 
 /* Directory -> parent directory, filled by lookups (sharded locks). */
 #define PFS_PARENT_SHARDS 16

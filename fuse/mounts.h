@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../lib/puzzlefs.h"
+#include "puzzlefs.h"
 
 /* overlayfs at @target: the image below, @upper/@work above. */
 int pfs_overlay_mount(const char *lower, const char *upper, const char *work,

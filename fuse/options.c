@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
-#include "../lib/util.h"
+#include "util.h"
 #include "options.h"
 
 #define MAX_VALUE 4096

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../lib/puzzlefs.h"
-#include "../lib/util.h"
+#include "puzzlefs.h"
+#include "util.h"
 
 struct pfs_mount_opts {
 	unsigned long flags;		/* MS_*; ro,nosuid,nodev by default */

@@ -9,7 +9,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include "../lib/util.h"
+#include "util.h"
 #include "mounts.h"
 
 /* overlayfs splits its options at ',' and lowerdir at ':'; a backslash

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../lib/puzzlefs.h"
+#include "puzzlefs.h"
 #include "options.h"
 
 struct pfs_fuse_args {

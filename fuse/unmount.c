@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../lib/util.h"
+#include "util.h"
 #include "mountinfo.h"
 #include "mounts.h"
 #include "pfs_fuse.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# Regenerate lib/fastcdc_gear.h: the FastCDC v2020 gear table is defined as
+# Regenerate lib/write/fastcdc_gear.h: the FastCDC v2020 gear table is defined as
 # the first 8 bytes (big-endian) of MD5 over 64 copies of each byte value.
 import hashlib
 import sys

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the OCI JSON documents as the library reads them
- * (lib/oci.c): the bytes as index.json (parse, then look up a tag the
+ * (lib/store/oci.c): the bytes as index.json (parse, then look up a tag the
  * way `OCI_DIR:TAG` does) and as an image manifest (rootfs and chunk
  * descriptors).  Whatever the bytes, each must end in a result or an
  * error with a message (a tag lookup gives the same answer twice), and
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/oci.h"
-#include "../../lib/util.h"
+#include "store/oci.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

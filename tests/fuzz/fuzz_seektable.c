@@ -11,7 +11,7 @@
 
 #include "../../core/puzzlefs_fs.h"
 #include "../../core/seektable.h"
-#include "../../lib/seekable.h"
+#include "seekable.h"
 
 /* A reader holds a blob's content in memory; keep the fuzzer's frames
  * small enough not to trip its memory limit. */

@@ -2,9 +2,9 @@
 /* FastCDC v2020: fastcdc-rs 3.0.0's own test vectors. */
 #include <openssl/evp.h>
 
-#include "../../lib/fastcdc.h"
-#include "../../lib/fastcdc_gear.h"
-#include "../../lib/util.h"
+#include "write/fastcdc.h"
+#include "write/fastcdc_gear.h"
+#include "util.h"
 #include "check.h"
 
 struct cut {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* RFC 8785 canonical JSON. */
-#include "../../lib/json.h"
+#include "json.h"
 #include "check.h"
 
 static void canon(const char *in, const char *want)

@@ -8,7 +8,7 @@
 #include <jansson.h>
 
 #include "../../core/manifest.h"
-#include "../../lib/util.h"
+#include "util.h"
 #include "check.h"
 
 #define ROOTFS_HEX "8c56094777bac29bd35b803bae4083da59623c71b960531299b87a9b27d1b95f"

@@ -7,7 +7,7 @@
  */
 #include <xxhash.h>
 
-#include "../../lib/util.h"
+#include "util.h"
 #include "check.h"
 
 enum { N = 100000, FAR = 64 };

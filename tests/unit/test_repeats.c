@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "../../lib/build.h"
-#include "../../lib/seekable.h"
+#include "write/build.h"
+#include "seekable.h"
 #include "check.h"
 
 #define LEN (100u << 10)

@@ -4,7 +4,7 @@
  * multi-segment rootfs blobs, a hand-made double-far message, and hostile
  * variants of valid messages (every truncation, many byte flips).
  */
-#include "../../lib/model.h"
+#include "write/model.h"
 #include "check.h"
 #include "exercise.h"
 

@@ -5,7 +5,7 @@
 
 #include "../../core/puzzlefs_fs.h"
 #include "../../core/seektable.h"
-#include "../../lib/seekable.h"
+#include "seekable.h"
 #include "check.h"
 
 static int parse(const uint8_t *blob, size_t len, struct pfs_seektable *st)

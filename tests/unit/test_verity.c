@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* fs-verity digests: vectors checked with `fsverity digest`. */
-#include "../../lib/util.h"
+#include "util.h"
 #include "check.h"
 
 /* Trees of one to three levels, with full and partial last blocks: data

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <pthread.h>
 
-#include "../core/rootfs.h"
+#include "../../core/rootfs.h"
 
 struct pfs_derived {
 	atomic_uint refs;

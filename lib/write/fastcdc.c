@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 
-#include "fastcdc.h"
-#include "fastcdc_gear.h"
+#include "write/fastcdc.h"
+#include "write/fastcdc_gear.h"
 
 /* Mask k has k one-bits spread over the word (the v2020 mask table). */
 static const uint64_t masks[26] = {

@@ -12,7 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "read/image.h"
 
 static int enable(struct pfs_oci *oci, const uint8_t *digest,
 		  const uint8_t *want, const char *what)

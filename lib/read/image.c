@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "../core/manifest.h"
-#include "image.h"
+#include "../../core/manifest.h"
+#include "read/image.h"
 
 #define MAX_ROOTFS (4ull << 30)
 

@@ -19,9 +19,9 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-#include "../core/seektable.h"
-#include "build.h"
-#include "fastcdc.h"
+#include "../../core/seektable.h"
+#include "write/build.h"
+#include "write/fastcdc.h"
 #include "json.h"
 #include "seekable.h"
 

@@ -23,7 +23,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "build.h"
+#include "write/build.h"
 
 #define MAX_DEPTH 4096
 #define READ_BLOCK (1u << 20)

@@ -16,7 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "read/image.h"
 
 #define MAX_DEPTH 4096
 #define COPY_BLOCK (1u << 20)

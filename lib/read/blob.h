@@ -10,7 +10,7 @@
 #ifndef PUZZLEFS_BLOB_H
 #define PUZZLEFS_BLOB_H
 
-#include "oci.h"
+#include "store/oci.h"
 
 struct pfs_blob_cache;
 

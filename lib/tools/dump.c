@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dump.h"
+#include "tools/dump.h"
 
 /* Byte strings become JSON strings when they are valid UTF-8 without NUL,
  * else "<key>_hex" carries them in hex. */

@@ -5,10 +5,10 @@
 
 #include <pthread.h>
 
-#include "../core/rootfs.h"
-#include "blob.h"
-#include "derived.h"
-#include "oci.h"
+#include "../../core/rootfs.h"
+#include "read/blob.h"
+#include "read/derived.h"
+#include "store/oci.h"
 
 struct pfs_icache;
 

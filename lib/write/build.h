@@ -9,8 +9,8 @@
 
 #include <zstd.h>
 
-#include "image.h"
-#include "model.h"
+#include "read/image.h"
+#include "write/model.h"
 
 /* A piece of a file: bytes [off, off + len) of chunk number @seq. */
 struct pfs_piece {

@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/puzzlefs_fs.h"
+#include "../../core/puzzlefs_fs.h"
 #include "json.h"
-#include "oci.h"
+#include "store/oci.h"
 
 #define OCI_LAYOUT "{\"imageLayoutVersion\":\"1.0.0\"}"
 #define EMPTY_INDEX "{\"manifests\":[],\"schemaVersion\":2}"

@@ -24,8 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/puzzlefs_fs.h"
-#include "oci.h"
+#include "../../core/puzzlefs_fs.h"
+#include "store/oci.h"
 #include "puzzlefs.h"
 
 #define GC_MAX_DEPTH 8

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/puzzlefs_fs.h"
-#include "model.h"
+#include "../../core/puzzlefs_fs.h"
+#include "write/model.h"
 
 struct cb {
 	struct pfs_buf b;

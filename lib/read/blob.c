@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "../core/puzzlefs_fs.h"
-#include "../core/seektable.h"
-#include "blob.h"
+#include "../../core/puzzlefs_fs.h"
+#include "../../core/seektable.h"
+#include "read/blob.h"
 #include "seekable.h"
 
 #define SHARDS 64

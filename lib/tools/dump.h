@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "image.h"
+#include "read/image.h"
 
 /* Every layer's inodes as stored, fsVerityData, and the image's digests. */
 json_t *pfs_image_dump(struct pfs_image *img);

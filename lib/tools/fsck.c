@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image.h"
+#include "read/image.h"
 
 struct fsck {
 	const struct pfs_log *log;	/* the caller's */

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "derived.h"
+#include "read/derived.h"
 
 void pfs_dcache_init(struct pfs_dcache *dc)
 {
