@@ -19,6 +19,7 @@
 #define PFS_ANNOT_REFNAME "org.opencontainers.image.ref.name"
 #define PFS_MEDIA_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define PFS_MEDIA_EMPTY "application/vnd.oci.empty.v1+json"
+#define PFS_MEDIA_CONFIG "application/vnd.oci.image.config.v1+json"
 #define PFS_EMPTY_DIGEST \
 	"44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 

@@ -316,7 +316,7 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 	return e;
 }
 
-static const char *goarch(void)
+const char *pfs_goarch(void)
 {
 #if defined(__x86_64__)
 	return "amd64";
@@ -373,6 +373,12 @@ static int write_index(struct pfs_oci *oci, json_t *index)
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest)
 {
+	return pfs_oci_tag_put(oci, tag, manifest, NULL);
+}
+
+int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
+		    const struct pfs_desc *manifest, json_t *platform)
+{
 	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
 	json_t *index, *ent;
 	int e;
@@ -384,12 +390,16 @@ int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 	drop_tag(index, tag);
 	memcpy(digest, "sha256:", 7);
 	pfs_hex(manifest->digest, PFS_DIGEST_SIZE, digest + 7);
-	ent = json_pack("{s:{s:s},s:s,s:s,s:{s:s,s:s},s:I}", "annotations",
+	ent = json_pack("{s:{s:s},s:s,s:s,s:O?,s:I}", "annotations",
 			PFS_ANNOT_REFNAME, tag, "digest", digest, "mediaType",
-			PFS_MEDIA_MANIFEST, "platform", "architecture", goarch(),
-			"os", "linux", "size", (json_int_t)manifest->size);
-	if (!ent ||
+			PFS_MEDIA_MANIFEST, "platform", platform, "size",
+			(json_int_t)manifest->size);
+	if (ent && !platform)
+		json_object_set_new(ent, "platform", json_pack("{s:s,s:s}",
+				    "architecture", pfs_goarch(), "os", "linux"));
+	if (!ent || !json_object_get(ent, "platform") ||
 	    json_array_append_new(json_object_get(index, "manifests"), ent)) {
+		json_decref(ent);
 		json_decref(index);
 		return -ENOMEM;
 	}

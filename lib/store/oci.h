@@ -86,6 +86,11 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 int pfs_oci_tag_remove(struct pfs_oci *oci, const char *tag);
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest);
+/* The same with the index entry's platform object (NULL: the host's). */
+int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
+		    const struct pfs_desc *manifest, json_t *platform);
+/* The host's architecture as OCI names it (GOARCH: amd64, arm64...). */
+const char *pfs_goarch(void);
 
 /* Open a blob read-only; -ENOENT with a message naming it if absent. */
 int pfs_oci_blob_open(struct pfs_oci *oci, const uint8_t *digest);

@@ -655,28 +655,34 @@ static int verity_cmp(const void *x, const void *y)
 		      ((const struct pfs_mverity *)y)->digest, PFS_DIGEST_SIZE);
 }
 
-/* Turn each file's pieces into FileChunks now that all digests are known. */
-static int resolve_pieces(struct pfs_builder *b, struct pfs_walk *w)
+/* Turn a file's pieces into FileChunks once their chunks are stored. */
+int pfs_build_resolve(struct pfs_builder *b, struct pfs_bnode *n)
 {
-	size_t i;
 	uint32_t p;
 	int e;
 
-	for (i = 0; i < w->nnodes; i++) {
-		struct pfs_bnode *n = w->nodes[i];
+	for (p = 0; p < n->npieces; p++) {
+		const struct chunk_rec *r = &b->chunks[n->pieces[p].seq];
+		struct pfs_mchunk mc;
 
-		for (p = 0; p < n->npieces; p++) {
-			const struct chunk_rec *r = &b->chunks[n->pieces[p].seq];
-			struct pfs_mchunk mc;
-
-			memcpy(mc.digest, r->digest, PFS_DIGEST_SIZE);
-			mc.offset = n->pieces[p].off;
-			mc.len = n->pieces[p].len;
-			mc.compressed = r->compressed;
-			if ((e = pfs_minode_add_chunk(&n->m, &mc)))
-				return e;
-		}
+		memcpy(mc.digest, r->digest, PFS_DIGEST_SIZE);
+		mc.offset = n->pieces[p].off;
+		mc.len = n->pieces[p].len;
+		mc.compressed = r->compressed;
+		if ((e = pfs_minode_add_chunk(&n->m, &mc)))
+			return e;
 	}
+	return 0;
+}
+
+static int resolve_pieces(struct pfs_builder *b, struct pfs_walk *w)
+{
+	size_t i;
+	int e;
+
+	for (i = 0; i < w->nnodes; i++)
+		if ((e = pfs_build_resolve(b, w->nodes[i])))
+			return e;
 	return 0;
 }
 
@@ -954,9 +960,53 @@ static int put_blob(struct pfs_oci *oci, const void *data, size_t len,
 	return pfs_oci_blob_put(oci, digest, data, len);
 }
 
-static int write_image(struct pfs_builder *b, struct pfs_image *base,
-		       struct pfs_mlayer *layers, size_t nlayers,
-		       const char *tag, uint8_t *manifest_verity)
+/*
+ * The image config: the empty descriptor (and its "{}" blob, which skopeo
+ * and friends expect), or an OCI image config (import: the source's
+ * runtime config) whose rootfs.diff_ids name the one rootfs blob.
+ */
+static int put_config(struct pfs_builder *b, json_t *config,
+		      const uint8_t *rootfs_digest, json_t **desc)
+{
+	char d[7 + 2 * PFS_DIGEST_SIZE + 1] = "sha256:";
+	uint8_t digest[PFS_DIGEST_SIZE];
+	struct pfs_buf buf = { 0 };
+	json_t *c;
+	int e;
+
+	if (!config) {
+		e = put_blob(b->oci, "{}", 2, digest);
+		*desc = e ? NULL : json_pack("{s:s,s:s,s:s,s:i}", "data", "e30=",
+					     "digest", "sha256:" PFS_EMPTY_DIGEST,
+					     "mediaType", PFS_MEDIA_EMPTY,
+					     "size", 2);
+		return e ? e : *desc ? 0 : -ENOMEM;
+	}
+	pfs_hex(rootfs_digest, PFS_DIGEST_SIZE, d + 7);
+	c = json_deep_copy(config);
+	if (!c || json_object_set_new(c, "rootfs", json_pack("{s:s,s:[s]}",
+			"type", "layers", "diff_ids", d))) {
+		json_decref(c);
+		return -ENOMEM;
+	}
+	e = pfs_json_canonical(c, &buf);
+	json_decref(c);
+	if (!e)
+		e = put_blob(b->oci, buf.data, buf.len, digest);
+	if (!e) {
+		pfs_hex(digest, PFS_DIGEST_SIZE, d + 7);
+		*desc = json_pack("{s:s,s:s,s:I}", "digest", d, "mediaType",
+				  PFS_MEDIA_CONFIG, "size", (json_int_t)buf.len);
+		e = *desc ? 0 : -ENOMEM;
+	}
+	pfs_buf_free(&buf);
+	return e;
+}
+
+int pfs_build_write(struct pfs_builder *b, struct pfs_image *base,
+		    struct pfs_mlayer *layers, size_t nlayers,
+		    const struct pfs_build_meta *meta, const char *tag,
+		    uint8_t *manifest_verity)
 {
 	uint8_t rootfs_digest[PFS_DIGEST_SIZE], rootfs_verity[PFS_DIGEST_SIZE];
 	char vhex[2 * PFS_DIGEST_SIZE + 1];
@@ -964,7 +1014,7 @@ static int write_image(struct pfs_builder *b, struct pfs_image *base,
 	struct pfs_mverity *verity = NULL;
 	struct pfs_desc mdesc;
 	size_t nverity;
-	json_t *man = NULL, *layers_json, *rd;
+	json_t *man = NULL, *layers_json, *rd, *config = NULL;
 	int e;
 
 	e = verity_list(b, base, &verity, &nverity);
@@ -981,14 +1031,13 @@ static int write_image(struct pfs_builder *b, struct pfs_image *base,
 		goto out;
 	pfs_hex(rootfs_verity, PFS_DIGEST_SIZE, vhex);
 
-	/* The empty config blob skopeo and friends expect. */
-	e = put_blob(b->oci, "{}", 2, mdesc.digest);
+	e = put_config(b, meta ? meta->config : NULL, rootfs_digest, &config);
 	if (e)
 		goto out;
 	e = -ENOMEM;
-	man = json_pack("{s:{s:s,s:s,s:s,s:i},s:[],s:i}", "config", "data",
-			"e30=", "digest", "sha256:" PFS_EMPTY_DIGEST, "mediaType",
-			PFS_MEDIA_EMPTY, "size", 2, "layers", "schemaVersion", 2);
+	man = json_pack("{s:o,s:[],s:i}", "config", config, "layers",
+			"schemaVersion", 2);
+	config = NULL;
 	layers_json = json_object_get(man, "layers");
 	rd = descriptor(rootfs_digest, rootfs.len, PFS_MEDIA_ROOTFS, false);
 	if (!man || !rd || json_object_set_new(rd, "annotations",
@@ -1008,8 +1057,10 @@ static int write_image(struct pfs_builder *b, struct pfs_image *base,
 	if (!e)
 		e = pfs_oci_sync(b->oci);
 	if (!e)
-		e = pfs_oci_tag_set(b->oci, tag, &mdesc);
+		e = pfs_oci_tag_put(b->oci, tag, &mdesc,
+				    meta ? meta->platform : NULL);
 out:
+	json_decref(config);
 	json_decref(man);
 	pfs_buf_free(&rootfs);
 	pfs_buf_free(&mbuf);
@@ -1135,6 +1186,51 @@ static void builder_free(struct pfs_builder *b)
 	pthread_cond_destroy(&b->idle);
 }
 
+int pfs_builder_new(const struct pfs_build_opts *o, struct pfs_oci *oci,
+		    struct pfs_builder **out)
+{
+	struct pfs_builder *b = calloc(1, sizeof(*b));
+	int e;
+
+	if (!b)
+		return -ENOMEM;
+	e = builder_init(b, o, oci);
+	if (e) {
+		builder_free(b);
+		free(b);
+		return e;
+	}
+	*out = b;
+	return 0;
+}
+
+void pfs_builder_free(struct pfs_builder *b)
+{
+	if (!b)
+		return;
+	builder_free(b);
+	free(b);
+}
+
+/* The stream ends here for now: what was fed is cut and stored, so that the
+ * next byte starts a chunk (a layer's chunks do not depend on what follows
+ * it) and every piece fed so far can be resolved. */
+int pfs_build_cut(struct pfs_builder *b)
+{
+	int e = stream_finish(b);
+
+	return e ? e : drain(b);
+}
+
+void pfs_build_get_stats(const struct pfs_builder *b,
+			 struct pfs_build_stats *st)
+{
+	*st = (struct pfs_build_stats){
+		.files = b->nfiles, .bytes = b->nbytes, .chunks = b->next_seq,
+		.blobs = b->blobs.n, .repeats = b->repeats,
+	};
+}
+
 int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 	      const struct pfs_build_opts *opts,
 	      uint8_t manifest_verity[PFS_DIGEST_SIZE])
@@ -1195,7 +1291,8 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 	if (!e && base)
 		e = copy_layers(base, layers + 1);
 	if (!e)
-		e = write_image(&b, base, layers, nlayers, tag, manifest_verity);
+		e = pfs_build_write(&b, base, layers, nlayers, NULL, tag,
+				    manifest_verity);
 	if (opts->progress && !e)
 		opts->progress(opts->progress_arg, b.nfiles, b.nbytes);
 	if (opts->stats && !e)

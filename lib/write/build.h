@@ -7,6 +7,7 @@
 #ifndef PUZZLEFS_BUILD_H
 #define PUZZLEFS_BUILD_H
 
+#include <jansson.h>
 #include <zstd.h>
 
 #include "read/image.h"
@@ -38,6 +39,39 @@ uint8_t *pfs_build_space(struct pfs_builder *b, size_t *room);
 int pfs_build_commit(struct pfs_builder *b, size_t n);
 int pfs_build_file_end(struct pfs_builder *b, struct pfs_bnode *n);
 void pfs_build_progress(struct pfs_builder *b, uint64_t bytes);
+
+/*
+ * The builder's life for the sources that feed it: walk.c (a directory
+ * tree, pfs_build) and lib/import/ (tar layers, pfs_import).  A source
+ * makes the nodes, streams their contents through pfs_build_file_begin,
+ * space, commit and end, cuts the stream where it wants a chunk boundary
+ * (pfs_build_cut: everything fed so far is then stored, so that its pieces
+ * can be resolved into FileChunks), and writes the image from its layers.
+ */
+int pfs_builder_new(const struct pfs_build_opts *o, struct pfs_oci *oci,
+		    struct pfs_builder **out);
+void pfs_builder_free(struct pfs_builder *b);
+int pfs_build_cut(struct pfs_builder *b);
+/* After a cut: append @n's pieces to its FileChunks. */
+int pfs_build_resolve(struct pfs_builder *b, struct pfs_bnode *n);
+void pfs_build_get_stats(const struct pfs_builder *b,
+			 struct pfs_build_stats *st);
+
+/* What an image carries besides its rootfs (pfs_build_write). */
+struct pfs_build_meta {
+	/* An OCI image config, written with rootfs.diff_ids naming the rootfs
+	 * blob; NULL: the empty config, as the reference writes. */
+	json_t *config;
+	json_t *platform;		/* index entry's; NULL: the host's */
+};
+
+/* Encode @layers (top first; a delta's lower ones are @base's), store the
+ * rootfs, the config and the manifest (listing @base's chunks and every
+ * chunk cut), and point @tag at it once all of it is durable. */
+int pfs_build_write(struct pfs_builder *b, struct pfs_image *base,
+		    struct pfs_mlayer *layers, size_t nlayers,
+		    const struct pfs_build_meta *meta, const char *tag,
+		    uint8_t *manifest_verity);
 
 struct pfs_walk {
 	struct pfs_builder *b;
