@@ -39,6 +39,7 @@ int cli_no_options(const struct cli *cli, int argc, char **argv);
 bool cli_isatty_stderr(void);
 
 int cmd_build(struct cli *cli, int argc, char **argv);
+int cmd_import(struct cli *cli, int argc, char **argv);
 int cmd_extract(struct cli *cli, int argc, char **argv);
 int cmd_tags(struct cli *cli, int argc, char **argv);
 int cmd_ls(struct cli *cli, int argc, char **argv);

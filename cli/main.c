@@ -14,6 +14,8 @@
 
 static const struct cli_cmd commands[] = {
 	{ "build", "build an image from a directory tree", cmd_build },
+	{ "import", "import an image with tar layers (OCI, docker-archive)",
+	  cmd_import },
 	{ "extract", "extract an image into a directory", cmd_extract },
 	{ "mount", "mount an image (FUSE, or the kernel driver)", cmd_mount },
 	{ "umount", "unmount an image", cmd_umount },

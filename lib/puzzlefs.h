@@ -61,6 +61,53 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 	      const struct pfs_build_opts *opts,
 	      uint8_t manifest_verity[PFS_DIGEST_SIZE]);
 
+/* ---- importing ---------------------------------------------------------- */
+
+struct pfs_import_opts {
+	const struct pfs_log *log;
+	bool compress;			/* seekable zstd chunks (-c) */
+	int zstd_level;			/* 0: 3 */
+	uint32_t zstd_frame;		/* 0: 32 KiB */
+	unsigned threads;		/* 0: one per CPU */
+	bool flatten;			/* one layer instead of one per tar layer */
+	const char *platform;		/* "OS/ARCH[/VARIANT]" in an image
+					 * index; NULL: the host's */
+	uint64_t max_bytes;		/* uncompressed tar bytes; 0: 256 GiB */
+	uint64_t max_entries;		/* tar entries; 0: 4,000,000 */
+	void (*progress)(void *arg, uint64_t files, uint64_t bytes);
+	void *progress_arg;
+	struct pfs_import_stats *stats;	/* filled on success (may be NULL) */
+};
+
+struct pfs_import_stats {
+	uint64_t layers;		/* tar layers read */
+	uint64_t rootfs_layers;		/* puzzlefs layers written */
+	uint64_t entries;		/* tar entries */
+	uint64_t files, bytes, chunks, blobs, repeats;	/* as pfs_build's */
+};
+
+/*
+ * Import the image @source ("oci:DIR[:TAG]", "docker-archive:FILE[:REF]"
+ * or a tar, tar.gz or tar.zst layer file) into @oci_dir under @tag, with
+ * one puzzlefs layer per tar layer (a delta on the one below, as build -b
+ * makes) or, with @opts->flatten, one.  The source's image config is kept
+ * as the image's config.  On success @manifest_verity receives the
+ * fs-verity digest of the new image manifest.
+ */
+int pfs_import(const char *source, const char *oci_dir, const char *tag,
+	       const struct pfs_import_opts *opts,
+	       uint8_t manifest_verity[PFS_DIGEST_SIZE]);
+
+/*
+ * The runtime config of @tag: the bytes of its OCI image config blob
+ * (sha256 checked, NUL-terminated; free() them), or *@config NULL and
+ * *@len 0 if the image has the empty config (pfs_build and the reference
+ * write that).  Entrypoint, Cmd, Env, WorkingDir, User... are in its
+ * "config" object (OCI image-spec config.md).
+ */
+int pfs_image_config(const char *oci_dir, const char *tag,
+		     const struct pfs_log *log, char **config, size_t *len);
+
 /* ---- reading ------------------------------------------------------------ */
 
 struct pfs_image;
