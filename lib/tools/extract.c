@@ -102,10 +102,13 @@ static int set_xattrs(struct extractor *x, const struct pfs_cinode *ci,
 	return 0;
 }
 
-/* Owner, then mode (chown clears setuid/setgid); of @fd itself when
- * @name is NULL. */
+/* Owner, xattrs, then mode, of @fd itself when @name is NULL (xattrs on
+ * @xfd, or on @proc when it is -1).  In this order because chown clears
+ * setuid/setgid and security.capability, and a mode without write
+ * permission would keep an owner who is not root from setting xattrs. */
 static int set_owner_mode(struct extractor *x, int fd, const char *name,
-			  const struct pfs_cinode *ci, bool mode)
+			  const struct pfs_cinode *ci, bool mode, int xfd,
+			  const char *proc)
 {
 	int e;
 
@@ -116,6 +119,9 @@ static int set_owner_mode(struct extractor *x, int fd, const char *name,
 		if (e)
 			return xerr(x, errno, "chown");
 	}
+	e = set_xattrs(x, ci, xfd, proc);
+	if (e)
+		return e;
 	if (mode && (name ? fchmodat(fd, name, ci->in.perm, 0) :
 			    fchmod(fd, ci->in.perm)))
 		return xerr(x, errno, "chmod");
@@ -255,9 +261,7 @@ static int extract_entry(struct extractor *x, int dirfd,
 			return xerr(x, errno, NULL);
 		e = extract_dir(x, fd, ci.in.ino, depth + 1);
 		if (!e)
-			e = set_xattrs(x, &ci, fd, NULL);
-		if (!e)
-			e = set_owner_mode(x, fd, NULL, &ci, true);
+			e = set_owner_mode(x, fd, NULL, &ci, true, fd, NULL);
 		close(fd);
 		return e;
 	case PFS_KIND_FILE:
@@ -267,9 +271,7 @@ static int extract_entry(struct extractor *x, int dirfd,
 			return xerr(x, errno, NULL);
 		e = write_file(x, fd, &ci);
 		if (!e)
-			e = set_xattrs(x, &ci, fd, NULL);
-		if (!e)
-			e = set_owner_mode(x, fd, NULL, &ci, true);
+			e = set_owner_mode(x, fd, NULL, &ci, true, fd, NULL);
 		close(fd);
 		return e;
 	case PFS_KIND_LNK: {
@@ -279,8 +281,7 @@ static int extract_entry(struct extractor *x, int dirfd,
 		target[ci.in.target_len] = 0;
 		if (symlinkat(target, dirfd, name))
 			return xerr(x, errno, NULL);
-		e = set_xattrs(x, &ci, -1, proc);
-		return e ? e : set_owner_mode(x, dirfd, name, &ci, false);
+		return set_owner_mode(x, dirfd, name, &ci, false, -1, proc);
 	}
 	case PFS_KIND_FIFO:
 	case PFS_KIND_SOCK:
@@ -289,8 +290,7 @@ static int extract_entry(struct extractor *x, int dirfd,
 		e = make_node(x, dirfd, name, &ci);
 		if (e <= 0)
 			return e;
-		e = set_xattrs(x, &ci, -1, proc);
-		return e ? e : set_owner_mode(x, dirfd, name, &ci, true);
+		return set_owner_mode(x, dirfd, name, &ci, true, -1, proc);
 	default:
 		xwarn(x, EINVAL, "skipped inode of unknown type");
 		return 0;
@@ -391,9 +391,8 @@ int pfs_extract(const char *oci_dir, const char *tag, const char *dest,
 	if (!e)
 		e = extract_dir(&x, x.dest_fd, PFS_ROOT_INO, 0);
 	if (!e)
-		e = set_xattrs(&x, &root, x.dest_fd, NULL);
-	if (!e)
-		e = set_owner_mode(&x, x.dest_fd, NULL, &root, true);
+		e = set_owner_mode(&x, x.dest_fd, NULL, &root, true, x.dest_fd,
+				   NULL);
 out:
 	if (x.dest_fd >= 0)
 		close(x.dest_fd);
