@@ -28,6 +28,7 @@
 #include "store/oci.h"
 
 #define MAX_BYTES (256ull << 30)
+#define KEEP_MAX (8u << 20)
 
 struct importer {
 	const struct pfs_import_opts *o;
@@ -39,14 +40,101 @@ struct importer {
 	struct pfs_mlayer *layers;	/* bottom first */
 	size_t nlayers;
 	uint64_t max_bytes, entries;
+	struct pfs_buf keep;		/* same_as_below's file */
 };
+
+/* Feed @len bytes of @buf to the stream as file @n's contents. */
+static int feed(struct importer *im, struct pfs_tnode *n, const uint8_t *buf,
+		size_t len)
+{
+	size_t done = 0;
+	int e;
+
+	e = pfs_build_file_begin(im->b, &n->bn);
+	while (!e && done < len) {
+		size_t room;
+		uint8_t *p = pfs_build_space(im->b, &room);
+
+		if (!p)
+			return -ENOMEM;
+		if (room > len - done)
+			room = len - done;
+		memcpy(p, buf + done, room);
+		e = pfs_build_commit(im->b, room);
+		pfs_build_progress(im->b, room);
+		done += room;
+	}
+	return e ? e : pfs_build_file_end(im->b, &n->bn);
+}
+
+static int short_data(struct importer *im, struct pfs_tnode *n,
+		      struct archive_entry *ae, uint64_t got)
+{
+	return pfs_errf(im->log, EIO, "%s: entry '%s': %llu of %llu bytes",
+			im->src->layers[n->src_layer].name,
+			archive_entry_pathname(ae), (unsigned long long)got,
+			(unsigned long long)n->size);
+}
+
+/*
+ * A layer that restates a file of a lower layer (a chmod, a chown, a new
+ * hard link: the tar carries the whole file again) often carries the same
+ * bytes.  As build -b does, such a file keeps its chunks (and, with the
+ * same metadata, is no change at all): files up to KEEP_MAX are read
+ * whole and compared with the lower file's chunks before they go to the
+ * stream.  1 kept, 0 streamed.
+ */
+static int same_as_below(struct importer *im, struct pfs_layer *l,
+			 struct pfs_tnode *n, struct archive_entry *ae)
+{
+	struct pfs_tnode *old = n->replaced;
+	uint64_t got = 0;
+	ssize_t r;
+	int e;
+
+	if (pfs_buf_reserve(&im->keep, (size_t)n->size + 1))
+		return -ENOMEM;
+	while (got < n->size) {
+		r = pfs_layer_data(l, im->keep.data + got,
+				   (size_t)(n->size - got));
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return short_data(im, n, ae, got);
+		got += (uint64_t)r;
+	}
+	if (pfs_build_same_data(im->b, &old->bn.m, im->keep.data, n->size)) {
+		struct pfs_mchunk *c = NULL;
+
+		if (old->bn.m.nchunks) {
+			c = malloc(old->bn.m.nchunks * sizeof(*c));
+			if (!c)
+				return -ENOMEM;
+			memcpy(c, old->bn.m.chunks, old->bn.m.nchunks * sizeof(*c));
+		}
+		free(n->bn.m.chunks);
+		n->bn.m.chunks = c;
+		n->bn.m.nchunks = n->bn.m.chunks_cap = old->bn.m.nchunks;
+		return 1;
+	}
+	e = feed(im, n, im->keep.data, (size_t)n->size);
+	return e ? e : 0;
+}
 
 static int read_data(struct importer *im, struct pfs_layer *l,
 		     struct pfs_tnode *n, struct archive_entry *ae)
 {
+	struct pfs_tnode *old = n->replaced;
 	uint64_t got = 0;
 	int e;
 
+	/* Only a lower layer's file has its chunks (a file of this layer
+	 * gets them at the cut). */
+	if (old && old->src_layer < n->src_layer && old->size == n->size &&
+	    n->size && n->size <= KEEP_MAX && !im->o->flatten) {
+		e = same_as_below(im, l, n, ae);
+		return e < 0 ? e : 0;
+	}
 	e = pfs_build_file_begin(im->b, &n->bn);
 	while (!e && got < n->size) {
 		size_t room;
@@ -67,11 +155,7 @@ static int read_data(struct importer *im, struct pfs_layer *l,
 		got += (uint64_t)r;
 	}
 	if (!e && got != n->size)
-		e = pfs_errf(im->log, EIO, "%s: entry '%s': %llu of %llu bytes",
-			     im->src->layers[n->src_layer].name,
-			     archive_entry_pathname(ae),
-			     (unsigned long long)got,
-			     (unsigned long long)n->size);
+		e = short_data(im, n, ae, got);
 	return e ? e : pfs_build_file_end(im->b, &n->bn);
 }
 
@@ -364,5 +448,6 @@ int pfs_import(const char *source, const char *oci_dir, const char *tag,
 	free(im.layers);
 	pfs_itree_free(im.t);
 	pfs_src_free(im.src);
+	pfs_buf_free(&im.keep);
 	return e;
 }

@@ -610,7 +610,7 @@ int pfs_itree_apply(struct pfs_itree *t, uint32_t layer_index,
 	uint32_t layer = layer_index + 1;
 	const char *raw = archive_entry_pathname(ae), *link;
 	uint16_t kind = kind_of(ae);
-	struct pfs_tnode *dir, *node;
+	struct pfs_tnode *dir, *node, *replaced;
 	struct pfs_tname *n;
 	struct comps c;
 	int e;
@@ -658,6 +658,7 @@ int pfs_itree_apply(struct pfs_itree *t, uint32_t layer_index,
 	}
 	/* Anything else replaces what was there, as umoci's RemoveAll (a
 	 * hard link to what it replaces then has nothing to name). */
+	replaced = n && n->node->bn.m.kind == PFS_KIND_FILE ? n->node : NULL;
 	if (n)
 		remove_name(t, n);
 	if (link) {
@@ -671,6 +672,7 @@ int pfs_itree_apply(struct pfs_itree *t, uint32_t layer_index,
 	}
 	node->src_layer = layer_index;
 	node->src_entry = t->entries;
+	node->replaced = replaced;
 	e = set_meta(t, node, ae, layer);
 	if (!e)
 		e = add_name(t, dir, c.name[c.n - 1], c.len[c.n - 1], node, &n);

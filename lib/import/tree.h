@@ -48,6 +48,9 @@ struct pfs_tnode {
 	uint64_t size;			/* regular files: bytes of data */
 	uint32_t src_layer;		/* the entry that made it */
 	uint64_t src_entry;
+	/* A regular file the entry replaced at its path (the caller may
+	 * keep its chunks if the data is the same, as build -b does). */
+	struct pfs_tnode *replaced;
 };
 
 struct pfs_itree;

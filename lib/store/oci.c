@@ -673,6 +673,8 @@ int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 		return fd;
 	out->len = 0;
 	e = blob_size(fd, &have);
+	if (!e && size == UINT64_MAX && have <= PFS_FETCH_ANY_MAX)
+		size = have;
 	if (!e && (have != size || size > SIZE_MAX))
 		e = -EIO;
 	if (!e)

@@ -114,7 +114,9 @@ void pfs_oci_blob_prefetch(struct pfs_oci *oci, const uint8_t *digest,
 /* Read blob @digest, which must be @size bytes, into @out (replacing its
  * contents) and check its sha256; quiet, for callers to which a blob that
  * is absent or bad is not an error: -ENOENT, -EIO or another errno.  Finds
- * blobs this handle stored that wait, unnamed, for their sync too. */
+ * blobs this handle stored that wait, unnamed, for their sync too.
+ * @size UINT64_MAX: whatever size it has, up to PFS_FETCH_ANY_MAX. */
+#define PFS_FETCH_ANY_MAX (1u << 20)
 int pfs_oci_blob_fetch(struct pfs_oci *oci, const uint8_t *digest,
 		       uint64_t size, struct pfs_buf *out);
 /* fs-verity measurement of an open file; -ENODATA if verity is off. */

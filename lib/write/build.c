@@ -123,6 +123,11 @@ struct pfs_builder {
 	pthread_t *threads;
 	unsigned nthreads;
 
+	/* pfs_build_same_data, on the feeding thread */
+	struct pfs_chunk_check same;
+	uint8_t same_digest[PFS_DIGEST_SIZE];
+	bool same_valid;
+
 	/* progress */
 	uint64_t nfiles, nbytes;
 	struct timespec last;
@@ -238,6 +243,59 @@ void pfs_chunk_check_free(struct pfs_chunk_check *c)
 	pfs_buf_free(&c->blob);
 	pfs_buf_free(&c->raw);
 	c->dctx = NULL;
+}
+
+/*
+ * Is the content @m's FileChunks describe exactly @data?  Their blobs are
+ * read back (sha256 checked, decompressed); any failure is a no.  For a
+ * source that sees a file again and wants to keep its chunks if it did
+ * not change (import: a layer restating a lower layer's file).
+ */
+bool pfs_build_same_data(struct pfs_builder *b, const struct pfs_minode *m,
+			 const uint8_t *data, uint64_t len)
+{
+	struct pfs_chunk_check *c = &b->same;
+	uint64_t off = 0;
+	uint32_t i;
+
+	for (i = 0; i < m->nchunks; i++) {
+		const struct pfs_mchunk *mc = &m->chunks[i];
+		const struct pfs_buf *src;
+
+		if (mc->len > len - off)
+			return false;
+		if (!b->same_valid ||
+		    memcmp(b->same_digest, mc->digest, PFS_DIGEST_SIZE)) {
+			size_t n;
+
+			b->same_valid = false;
+			if (pfs_oci_blob_fetch(b->oci, mc->digest, UINT64_MAX,
+					       &c->blob))
+				return false;
+			c->raw.len = 0;
+			if (mc->compressed) {
+				if (!c->dctx)
+					c->dctx = ZSTD_createDCtx();
+				if (!c->dctx ||
+				    pfs_buf_reserve(&c->raw, PFS_CDC_MAX + 1))
+					return false;
+				n = ZSTD_decompressDCtx(c->dctx, c->raw.data,
+							PFS_CDC_MAX + 1,
+							c->blob.data, c->blob.len);
+				if (ZSTD_isError(n))
+					return false;
+				c->raw.len = n;
+			}
+			memcpy(b->same_digest, mc->digest, PFS_DIGEST_SIZE);
+			b->same_valid = true;
+		}
+		src = mc->compressed ? &c->raw : &c->blob;
+		if (mc->offset > src->len || mc->len > src->len - mc->offset ||
+		    memcmp(src->data + mc->offset, data + off, mc->len))
+			return false;
+		off += mc->len;
+	}
+	return off == len;
 }
 
 /* Map key of a chunk's raw bytes (0 is the map's empty slot). */
@@ -1174,6 +1232,7 @@ static void builder_free(struct pfs_builder *b)
 		free(sb->data);
 		free(sb);
 	}
+	pfs_chunk_check_free(&b->same);
 	free(b->files);
 	free(b->ring);
 	free(b->threads);

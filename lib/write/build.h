@@ -54,6 +54,10 @@ void pfs_builder_free(struct pfs_builder *b);
 int pfs_build_cut(struct pfs_builder *b);
 /* After a cut: append @n's pieces to its FileChunks. */
 int pfs_build_resolve(struct pfs_builder *b, struct pfs_bnode *n);
+/* Does @m's content (its FileChunks, read back from their blobs) equal
+ * @data?  (Feeding thread only.) */
+bool pfs_build_same_data(struct pfs_builder *b, const struct pfs_minode *m,
+			 const uint8_t *data, uint64_t len);
 void pfs_build_get_stats(const struct pfs_builder *b,
 			 struct pfs_build_stats *st);
 
