@@ -6,7 +6,7 @@ set -eu
 
 pkgs="build-essential meson ninja-build pkg-config
 libzstd-dev libssl-dev libfuse3-dev fuse3 libjansson-dev libxxhash-dev
-libarchive-dev umoci buildah
+libarchive-dev umoci buildah time
 zstd capnproto skopeo fsverity attr strace python3 python3-pytest
 clang libclang-rt-14-dev
 qemu-system-x86 linux-headers-amd64 busybox-static cpio kmod e2fsprogs

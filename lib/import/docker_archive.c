@@ -265,25 +265,52 @@ static const struct pfs_src_ops da_ops = {
 	.free = da_free,
 };
 
-/* Does RepoTags list @ref (a name without a tag means ":latest")? */
-static bool has_tag(json_t *img, const char *ref)
+/*
+ * A reference as docker names it in full: "busybox" is
+ * "docker.io/library/busybox:latest", "puzzle/test:v2"
+ * "docker.io/puzzle/test:v2" (skopeo writes RepoTags so).  NULL: no memory.
+ */
+static char *full_ref(const char *ref)
 {
+	const char *slash = strchr(ref, '/'), *last = strrchr(ref, '/');
+	bool domain = slash && (memchr(ref, '.', (size_t)(slash - ref)) ||
+				memchr(ref, ':', (size_t)(slash - ref)) ||
+				!strncmp(ref, "localhost/", 10));
+	bool tagged = strchr(last ? last : ref, ':') || strchr(ref, '@');
+	char *out;
+
+	if (asprintf(&out, "%s%s%s%s", domain ? "" : "docker.io/",
+		     domain || slash ? "" : "library/", ref,
+		     tagged ? "" : ":latest") < 0)
+		return NULL;
+	return out;
+}
+
+/* Does RepoTags list @ref?  -ENOMEM, 0 no, 1 yes. */
+static int has_tag(json_t *img, const char *ref)
+{
+	char *want = full_ref(ref), *have;
 	json_t *t;
 	size_t i;
+	int found = 0;
 
+	if (!want)
+		return -ENOMEM;
 	json_array_foreach(json_object_get(img, "RepoTags"), i, t) {
-		const char *v = json_string_value(t);
-		size_t n = strlen(ref);
-
-		if (!v)
+		if (!json_string_value(t))
 			continue;
-		if (!strcmp(v, ref))
-			return true;
-		if (!strchr(strrchr(ref, '/') ? strrchr(ref, '/') : ref, ':') &&
-		    !strncmp(v, ref, n) && !strcmp(v + n, ":latest"))
-			return true;
+		have = full_ref(json_string_value(t));
+		if (!have) {
+			found = -ENOMEM;
+			break;
+		}
+		found = !strcmp(have, want);
+		free(have);
+		if (found)
+			break;
 	}
-	return false;
+	free(want);
+	return found;
 }
 
 static int pick_image(struct da_src *d, json_t *manifest, const char *ref,
@@ -313,7 +340,11 @@ static int pick_image(struct da_src *d, json_t *manifest, const char *ref,
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		if (has_tag(json_array_get(manifest, i), ref)) {
+		int e = has_tag(json_array_get(manifest, i), ref);
+
+		if (e < 0)
+			return e;
+		if (e) {
 			*out = json_array_get(manifest, i);
 			return 0;
 		}

@@ -261,3 +261,92 @@ def docker_archive(oci, tag, path):
     run("skopeo", "--insecure-policy", "copy", "-q", f"oci:{oci}:{tag}",
         f"docker-archive:{path}:puzzle/test:{tag}")
     return os.fspath(path)
+
+
+# ---- OCI layouts written by hand ----------------------------------------
+
+def sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical(obj):
+    import json
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def gzip_bytes(data, mtime=0):
+    import gzip
+    return gzip.compress(data, mtime=mtime)
+
+
+def zstd_bytes(data):
+    return subprocess.run(["zstd", "-q", "-c"], input=data, check=True,
+                          capture_output=True).stdout
+
+
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+LAYER_GZIP = LAYER_TAR + "+gzip"
+LAYER_ZSTD = LAYER_TAR + "+zstd"
+
+
+def put_blob(oci, data):
+    d = sha256(data)
+    os.makedirs(os.path.join(oci, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(oci, "blobs", "sha256", d), "wb") as f:
+        f.write(data)
+    return d
+
+
+def image_manifest(oci, layers, config=None, diff_ids=None):
+    """Store an image: @layers [(blob bytes, media type, uncompressed tar
+    bytes)], its config (diff_ids computed unless given); returns the
+    manifest's descriptor."""
+    cfg = dict(config or {"architecture": "amd64", "os": "linux",
+                          "config": {}})
+    cfg["rootfs"] = {"type": "layers", "diff_ids": diff_ids if diff_ids
+                     is not None else ["sha256:" + sha256(t)
+                                       for _, _, t in layers]}
+    cb = canonical(cfg)
+    man = {"schemaVersion": 2,
+           "mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                      "digest": "sha256:" + put_blob(oci, cb),
+                      "size": len(cb)},
+           "layers": [{"mediaType": mt, "digest": "sha256:" + put_blob(oci, b),
+                       "size": len(b)} for b, mt, _ in layers]}
+    mb = canonical(man)
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": "sha256:" + put_blob(oci, mb), "size": len(mb)}
+
+
+def write_index(oci, entries):
+    """index.json of (descriptor, tag or None, platform or None)."""
+    os.makedirs(oci, exist_ok=True)
+    with open(os.path.join(oci, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    ms = []
+    for desc, tag, platform in entries:
+        e = dict(desc)
+        if tag:
+            e["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        if platform:
+            e["platform"] = platform
+        ms.append(e)
+    with open(os.path.join(oci, "index.json"), "wb") as f:
+        f.write(canonical({"schemaVersion": 2, "manifests": ms}))
+
+
+def oci_image(oci, layers, tag="t", **kw):
+    """An OCI layout with one tagged image of @layers (see image_manifest)."""
+    oci = os.fspath(oci)
+    write_index(oci, [(image_manifest(oci, layers, **kw), tag, None)])
+    return oci
+
+
+def tar_bytes(entries):
+    """tar_layer's tar, as bytes."""
+    import tempfile
+    with tempfile.NamedTemporaryFile() as t:
+        tar_layer(t.name, [(dict(fl), data) for fl, data in entries])
+        return open(t.name, "rb").read()

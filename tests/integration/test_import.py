@@ -1,0 +1,519 @@
+"""Issue 15, the import: `puzzlefs import` of images made by umoci, buildah
+and skopeo (OCI layouts and docker-archives) equals `umoci unpack` of the
+same image, extracted and mounted, compared by the independent tree
+listing, with one layer per tar layer or --flatten, with and without -c;
+the layers are the ones build -b makes; images sharing a base layer share
+its rootfs layer and chunks; the runtime config is kept and OCI tools
+still take the image; hostile layers fail cleanly (exit 1, the layer and
+the entry named, no tag, no partial blob, nothing written elsewhere).
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+import images
+import ocidir
+import tree
+from images import d, f, hard, sym
+from test_fuse import Mounts, mkdir
+
+pytestmark = pytest.mark.core
+
+
+# ---- sources --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def umoci_img(tmp_path_factory):
+    return images.UmociImage(tmp_path_factory.mktemp("umoci"))
+
+
+@pytest.fixture(scope="module")
+def buildah_img(tmp_path_factory):
+    return images.BuildahImage(tmp_path_factory.mktemp("buildah"))
+
+
+@pytest.fixture(scope="module")
+def sources(umoci_img, buildah_img, tmp_path_factory):
+    """name -> (SOURCE, the OCI layout and tag umoci unpacks for it)."""
+    tmp = tmp_path_factory.mktemp("archives")
+    u, b = umoci_img.oci, buildah_img.oci
+    return {
+        "umoci": (f"oci:{u}:v3", u, "v3"),
+        "buildah": (f"oci:{b}:v2", b, "v2"),
+        "umoci-docker-archive": ("docker-archive:" + images.docker_archive(
+            u, "v3", tmp / "u.tar"), u, "v3"),
+        "buildah-docker-archive": ("docker-archive:" + images.docker_archive(
+            b, "v2", tmp / "b.tar") + ":puzzle/test:v2", b, "v2"),
+    }
+
+
+@pytest.fixture(scope="module")
+def unpacked(sources, tmp_path_factory):
+    """The umoci unpack listing of each source image."""
+    out = {}
+    for name, (_, oci, tag) in sources.items():
+        key = (oci, tag)
+        if key not in out:
+            root = images.umoci_unpack(oci, tag, tmp_path_factory.mktemp(
+                "unpack") / "bundle")
+            out[key] = root
+    return out
+
+
+@pytest.fixture
+def mounts(pfs):
+    m = Mounts(pfs)
+    yield m
+    m.cleanup()
+
+
+def source_layers(oci, tag):
+    o = ocidir.Oci(oci)
+    return len(json.loads(o.blob(o.manifest_digest(tag)))["layers"])
+
+
+# ---- acceptance 1: equal to umoci unpack ---------------------------------
+
+@pytest.mark.parametrize("opts", [(), ("-c",), ("--flatten",),
+                                  ("--flatten", "-c")],
+                         ids=["layers", "layers-zstd", "flatten",
+                              "flatten-zstd"])
+@pytest.mark.parametrize("name", ["umoci", "buildah", "umoci-docker-archive",
+                                  "buildah-docker-archive"])
+def test_import_equals_unpack(pfs, mounts, sources, unpacked, tmp_path, name,
+                              opts):
+    source, src_oci, tag = sources[name]
+    want_root = unpacked[(src_oci, tag)]
+    oci = str(tmp_path / "oci")
+    out = pfs.run("import", "--json", *opts, source, f"{oci}:img").stdout
+    stats = json.loads(out)
+    n = source_layers(src_oci, tag)
+    assert stats["layers"] == n
+    assert stats["rootfs_layers"] == (1 if "--flatten" in opts else n)
+    dump = json.loads(pfs.run("dump", f"{oci}:img").stdout)
+    assert len(dump["metadatas"]) == stats["rootfs_layers"]
+    pfs.run("extract", f"{oci}:img", tmp_path / "out")
+    tree.compare(pfs.listing(want_root), pfs.listing(tmp_path / "out"))
+    mnt = mkdir(tmp_path / "mnt")
+    mounts.mount(f"{oci}:img", mnt)
+    tree.compare(pfs.listing(want_root, nlink=True),
+                 pfs.listing(mnt, nlink=True))
+    pfs.run("fsck", oci)
+
+
+def strip_chunks(layer):
+    return [{k: v for k, v in i.items() if k != "chunks"} for i in layer]
+
+
+def test_layers_are_build_b(pfs, umoci_img, tmp_path):
+    """Each imported layer is what build (the bottom one) and build -b (the
+    next) make of umoci's unpacked trees: the same inodes, numbers,
+    metadata and directory lists; only the chunk lists differ, tar data
+    being chunked in tar order."""
+    oci = str(tmp_path / "oci")
+    ref = str(tmp_path / "ref")
+    trees = [images.umoci_unpack(umoci_img.oci, t, tmp_path / f"b-{t}")
+             for t in ("v1", "v2")]
+    pfs.build(trees[0], f"{ref}:v1")
+    pfs.build(trees[1], f"{ref}:v2", "-b", "v1")
+    pfs.run("import", f"oci:{umoci_img.oci}:v2", f"{oci}:v2")
+    want = json.loads(pfs.run("dump", f"{ref}:v2").stdout)["metadatas"]
+    got = json.loads(pfs.run("dump", f"{oci}:v2").stdout)["metadatas"]
+    assert [strip_chunks(x) for x in got] == [strip_chunks(x) for x in want]
+
+
+# ---- acceptance 3: shared base layers ------------------------------------
+
+def manifest_chunks(oci, tag):
+    o = ocidir.Oci(oci)
+    m = json.loads(o.blob(o.manifest_digest(tag)))
+    return {x["digest"] for x in m["layers"][1:]}
+
+
+@pytest.mark.parametrize("opts", [(), ("-c",)], ids=["plain", "zstd"])
+def test_shared_base_layer(pfs, umoci_img, sources, tmp_path, opts):
+    """v1 and v3 (v1's layer plus two) imported into one directory: v3's
+    bottom layer is v1's rootfs layer, and v1's chunks are v3's; the same
+    from the docker-archive of v3."""
+    oci = str(tmp_path / "oci")
+    pfs.run("import", *opts, f"oci:{umoci_img.oci}:v1", f"{oci}:v1")
+    before = ocidir.Oci(oci).blobs()
+    pfs.run("import", *opts, f"oci:{umoci_img.oci}:v3", f"{oci}:v3")
+    pfs.run("import", *opts, sources["umoci-docker-archive"][0], f"{oci}:da")
+    v1 = json.loads(pfs.run("dump", f"{oci}:v1").stdout)["metadatas"]
+    for tag in ("v3", "da"):
+        v3 = json.loads(pfs.run("dump", f"{oci}:{tag}").stdout)["metadatas"]
+        assert len(v1) == 1 and len(v3) == 3
+        assert v3[-1] == v1[0]
+        assert manifest_chunks(oci, "v1") <= manifest_chunks(oci, tag)
+    # Every chunk of v1 was stored once: v3 added only its own layers'.
+    for c in manifest_chunks(oci, "v1"):
+        assert c.split(":")[1] in before
+
+
+# ---- the runtime config and OCI tools ------------------------------------
+
+def skopeo(*args):
+    return subprocess.run(["skopeo", "--insecure-policy", *map(str, args)],
+                          check=True, capture_output=True).stdout
+
+
+def test_config_kept(pfs, umoci_img, buildah_img, tmp_path):
+    oci = str(tmp_path / "oci")
+    pfs.run("import", f"oci:{umoci_img.oci}:v3", f"{oci}:u")
+    pfs.run("import", f"oci:{buildah_img.oci}:v2", f"{oci}:b")
+    o = ocidir.Oci(oci)
+    for tag, src, stag in (("u", umoci_img.oci, "v3"),
+                           ("b", buildah_img.oci, "v2")):
+        man = json.loads(o.blob(o.manifest_digest(tag)))
+        assert man["config"]["mediaType"] == \
+            "application/vnd.oci.image.config.v1+json"
+        cfg = json.loads(skopeo("inspect", "--config", f"oci:{oci}:{tag}"))
+        want = json.loads(skopeo("inspect", "--config", f"oci:{src}:{stag}"))
+        assert cfg["config"] == want["config"]
+        assert (cfg["architecture"], cfg["os"]) == (want["architecture"],
+                                                    want["os"])
+        # diff_ids: the rootfs blob, the one layer OCI tools could unpack.
+        assert cfg["rootfs"] == {"type": "layers",
+                                 "diff_ids": [man["layers"][0]["digest"]]}
+        assert o.descriptor(tag)["platform"] == {
+            "architecture": want["architecture"], "os": want["os"]}
+    cfg = json.loads(skopeo("inspect", "--config", f"oci:{oci}:u"))["config"]
+    assert cfg["Entrypoint"] == ["/bin/sh"] and cfg["Cmd"] == ["-c", "id"]
+    assert cfg["WorkingDir"] == "/home/user" and cfg["User"] == "1234:5678"
+    assert "A=1" in cfg["Env"] and cfg["StopSignal"] == "SIGINT"
+    assert cfg["Labels"] == {"k": "v"}
+    # skopeo copies the image as it is; the copy reads the same.
+    skopeo("copy", "-q", f"oci:{oci}:u", f"oci:{tmp_path / 'copy'}:u")
+    copy = ocidir.Oci(tmp_path / "copy")
+    assert copy.manifest_digest("u") == o.manifest_digest("u")
+    pfs.run("extract", f"{copy.path}:u", tmp_path / "a")
+    pfs.run("extract", f"{oci}:u", tmp_path / "b")
+    tree.compare(pfs.listing(tmp_path / "a"), pfs.listing(tmp_path / "b"))
+    pfs.run("fsck", copy.path)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry on a free port of 127.0.0.1."""
+    port = free_port()
+    cfg = tmp_path / "registry.yml"
+    cfg.write_text("version: 0.1\nlog:\n  level: error\nstorage:\n"
+                   f"  filesystem:\n    rootdirectory: {tmp_path / 'store'}\n"
+                   f"http:\n  addr: 127.0.0.1:{port}\n")
+    p = subprocess.Popen(["docker-registry", "serve", str(cfg)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+
+
+def test_registry_round_trip(pfs, umoci_img, registry, tmp_path):
+    """An imported image (with its config) goes to a registry and back
+    with skopeo unchanged."""
+    oci = str(tmp_path / "oci")
+    pfs.run("import", "-c", f"oci:{umoci_img.oci}:v3", f"{oci}:t")
+    skopeo("copy", "-q", "--dest-tls-verify=false", f"oci:{oci}:t",
+           f"docker://{registry}/puzzle/imported:t")
+    skopeo("copy", "-q", "--src-tls-verify=false",
+           f"docker://{registry}/puzzle/imported:t", f"oci:{tmp_path / 'back'}:t")
+    back = ocidir.Oci(tmp_path / "back")
+    assert back.manifest_digest("t") == ocidir.Oci(oci).manifest_digest("t")
+    pfs.run("fsck", back.path)
+
+
+# ---- layer files, image indexes ------------------------------------------
+
+SMALL = [d("etc/"), f("etc/a", b"a\n"), f("bin/x", b"x" * 70000, mode=0o755),
+         sym("bin/y", "x"), hard("bin/z", "bin/x"),
+         f("big", bytes(range(256)) * 2000)]
+
+
+def test_layer_files(pfs, tmp_path):
+    """One layer as tar, tar.gz and tar.zst (found by content, whatever
+    the name): the same image, equal to umoci's unpack of it."""
+    raw = images.tar_bytes(SMALL)
+    files = {"plain.bin": raw, "gz.tar": images.gzip_bytes(raw),
+             "zst.tgz": images.zstd_bytes(raw)}
+    digests = set()
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        oci = tmp_path / f"oci-{name}"
+        pfs.run("import", tmp_path / name, f"{oci}:t")
+        digests.add(ocidir.Oci(oci).manifest_digest("t"))
+    assert len(digests) == 1
+    (tmp_path / "layer.tar").write_bytes(raw)
+    src = images.umoci_add_layers(tmp_path / "u", [tmp_path / "layer.tar"])
+    want = images.umoci_unpack(src, "t", tmp_path / "bundle")
+    pfs.run("extract", f"{tmp_path / 'oci-gz.tar'}:t", tmp_path / "out")
+    tree.compare(pfs.listing(want), pfs.listing(tmp_path / "out"))
+
+
+def test_image_index_platform(pfs, tmp_path):
+    """An image index: the host's platform is taken, --platform another;
+    a platform it does not have is an error."""
+    src = str(tmp_path / "src")
+    amd = images.tar_bytes([f("which", b"amd64\n")])
+    arm = images.tar_bytes([f("which", b"arm64\n")])
+    m1 = images.image_manifest(src, [(amd, images.LAYER_TAR, amd)])
+    m2 = images.image_manifest(src, [(arm, images.LAYER_TAR, arm)], config={
+        "architecture": "arm64", "variant": "v8", "os": "linux",
+        "config": {}})
+    idx = images.canonical({"schemaVersion": 2, "mediaType":
+                            "application/vnd.oci.image.index.v1+json",
+                            "manifests": [
+                                dict(m2, platform={"architecture": "arm64",
+                                                   "os": "linux",
+                                                   "variant": "v8"}),
+                                dict(m1, platform={"architecture": "amd64",
+                                                   "os": "linux"})]})
+    images.write_index(src, [({"mediaType":
+                               "application/vnd.oci.image.index.v1+json",
+                               "digest": "sha256:" + images.put_blob(src, idx),
+                               "size": len(idx)}, "multi", None)])
+    oci = str(tmp_path / "oci")
+    pfs.run("import", f"oci:{src}:multi", f"{oci}:host")
+    pfs.run("import", "--platform", "linux/arm64", f"oci:{src}", f"{oci}:arm")
+    assert pfs.run("cat", f"{oci}:host", "/which").stdout == b"amd64\n"
+    assert pfs.run("cat", f"{oci}:arm", "/which").stdout == b"arm64\n"
+    assert ocidir.Oci(oci).descriptor("arm")["platform"] == {
+        "architecture": "arm64", "os": "linux", "variant": "v8"}
+    r = pfs.run("import", "--platform", "linux/s390x", f"oci:{src}:multi",
+                f"{oci}:none", check=False)
+    assert r.returncode == 1 and b"no image for linux/s390x" in r.stderr
+
+
+def test_tar_corners(pfs, tmp_path):
+    """GNU sparse and PAX sparse entries, base-256 owners and devices, long
+    names and link targets from GNU tar and Python: as umoci unpacks them."""
+    root = tmp_path / "src"
+    os.makedirs(root)
+    with open(root / "sparse", "wb") as fh:
+        fh.seek(3 << 20)
+        fh.write(b"data after a hole")
+        fh.seek(5 << 20)
+        fh.write(b"x")
+    (root / ("L" * 200)).mkdir()
+    (root / ("L" * 200) / ("M" * 200)).write_bytes(b"long path\n")
+    os.symlink("T" * 900, root / "long-target")
+    (root / "big-owner").write_bytes(b"owner\n")
+    os.chown(root / "big-owner", 3000000000, 2 ** 31)
+    tars = []
+    for i, fmt in enumerate(("gnu", "pax")):
+        t = tmp_path / f"{fmt}.tar"
+        subprocess.run(["tar", "--sparse", f"--format={fmt}", "-C", root,
+                        "-cf", t, "."], check=True)
+        tars.append(t)
+    py = tmp_path / "base256.tar"
+    with tarfile.open(py, "w", format=tarfile.GNU_FORMAT) as t:
+        ti = tarfile.TarInfo("dev-big")
+        ti.type, ti.devmajor, ti.devminor = tarfile.CHRTYPE, 4095, 2 ** 20 - 1
+        t.addfile(ti)
+        ti = tarfile.TarInfo("uid-big")
+        ti.uid, ti.gid = 2 ** 32 - 2, 2 ** 30
+        t.addfile(ti)
+    tars.append(py)
+    for t in tars:
+        src = images.umoci_add_layers(tmp_path / f"u-{t.name}", [t])
+        if t.name == "gnu.tar":
+            # umoci (Go's archive/tar) does not take GNU's 'S' entries:
+            # GNU tar itself is the reference for them.
+            want = tmp_path / "gnu-x"
+            want.mkdir()
+            subprocess.run(["tar", "-xpf", t, "-C", want], check=True)
+        else:
+            want = images.umoci_unpack(src, "t", tmp_path / f"b-{t.name}")
+        oci = tmp_path / f"oci-{t.name}"
+        pfs.run("import", f"oci:{src}:t", f"{oci}:t")
+        out = tmp_path / f"out-{t.name}"
+        pfs.run("extract", f"{oci}:t", out)
+        tree.compare(pfs.listing(want), pfs.listing(out))
+
+
+def test_paths_normalised(pfs, tmp_path):
+    """Absolute and ".." paths (and hard link targets) are cleaned as
+    runtimes clean them: the tree is umoci's, and nothing is written
+    outside the image directory."""
+    raw = images.tar_bytes([f("/etc/abs", b"abs\n"),
+                            f("../../../escape", b"escape\n"),
+                            f("a/b/../../../../c", b"c\n"),
+                            hard("/link", "../../etc/abs"),
+                            d("/"), d("./x/../")])
+    (tmp_path / "l.tar").write_bytes(raw)
+    src = images.umoci_add_layers(tmp_path / "u", [tmp_path / "l.tar"])
+    want = images.umoci_unpack(src, "t", tmp_path / "bundle")
+    work = tmp_path / "work"
+    work.mkdir()
+    pfs.run("import", f"oci:{src}:t", f"{work / 'oci'}:t")
+    assert sorted(os.listdir(work)) == ["oci"]
+    assert sorted(os.listdir(work / "oci")) == ["blobs", "index.json",
+                                                "oci-layout"]
+    pfs.run("extract", f"{work / 'oci'}:t", tmp_path / "out")
+    tree.compare(pfs.listing(want), pfs.listing(tmp_path / "out"))
+
+
+# ---- acceptance 2: hostile layers ----------------------------------------
+
+def corrupt(data, at=None):
+    b = bytearray(data)
+    i = len(b) // 2 if at is None else at
+    b[i] ^= 0xff
+    return bytes(b)
+
+
+GOOD = images.tar_bytes([f("ok", os.urandom(200000))])
+
+
+def hostile_cases():
+    """name -> (layers [(blob, media type, tar)], extra options, what the
+    message names[, a change to the layout once written])."""
+    gz = images.gzip_bytes(GOOD)
+    zs = images.zstd_bytes(GOOD)
+    T, G, Z = images.LAYER_TAR, images.LAYER_GZIP, images.LAYER_ZSTD
+    lnk = images.tar_bytes([sym("l", "etc"), d("etc/")])
+    under = images.tar_bytes([f("l/passwd", b"x\n")])
+    bomb_tar = images.tar_bytes([f("zeros", b"\0" * (64 << 20))])
+    bomb = images.gzip_bytes(bomb_tar)
+    many = images.tar_bytes([f(f"f{i}", b"") for i in range(50)])
+
+    def one(tar):
+        return [(tar, T, tar)]
+    return {
+        "corrupt-gzip": ([(corrupt(gz), G, GOOD)], (), ""),
+        "truncated-gzip": ([(gz[:len(gz) // 2], G, GOOD)], (), ""),
+        "corrupt-zstd": ([(corrupt(zs), Z, GOOD)], (), ""),
+        "truncated-zstd": ([(zs[:len(zs) // 2], Z, GOOD)], (), ""),
+        # The blob replaced by the same tar gzipped with another header
+        # time: same size, another digest.
+        "blob-digest": ([(gz, G, GOOD)], (), "expected sha256:",
+                        lambda oci: replace_blob(oci, gz, images.gzip_bytes(
+                            GOOD, mtime=7))),
+        "diff-id": ([(gz, G, GOOD[:-1] + b"!")], (), "rootfs.diff_ids"),
+        "under-symlink": (one(images.tar_bytes([sym("l", "etc"),
+                                                f("l/passwd", b"x\n")])),
+                          (), "a symlink"),
+        "under-lower-symlink": ([(lnk, T, lnk), (under, T, under)], (),
+                                "a symlink"),
+        "hardlink-missing": (one(images.tar_bytes([hard("h", "nowhere")])),
+                             (), "does not exist"),
+        "hardlink-dir": (one(images.tar_bytes([d("dir/"), hard("h", "dir")])),
+                         (), "a directory"),
+        "name-too-long": (one(images.tar_bytes([f("n" * 256, b"")])), (),
+                          "256 bytes"),
+        "file-children": (one(images.tar_bytes([f("file", b"x"),
+                                                f("file/child", b"y")])),
+                          (), "not a directory"),
+        "bomb": ([(bomb, G, bomb_tar)], ("--max-size", "16M"),
+                 "expands to more than"),
+        "too-many-entries": (one(many), ("--max-entries", "20"),
+                             "more than 20 entries"),
+        "root-type": (one(images.tar_bytes([sym("./", "etc")])), (),
+                      "root directory"),
+        "not-tar": ([(b"\x01" * 4096, T, b"\x01" * 4096)], (), ""),
+    }
+
+
+def replace_blob(oci, old, new):
+    with open(os.path.join(oci, "blobs", "sha256", images.sha256(old)),
+              "wb") as fh:
+        fh.write(new)
+
+
+CASES = hostile_cases()
+
+
+def blob_files_ok(oci):
+    """Every file under blobs/sha256 is complete: its content is its name."""
+    d = os.path.join(oci, "blobs", "sha256")
+    if not os.path.isdir(d):
+        return True
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), "rb") as fh:
+            assert images.sha256(fh.read()) == name, name
+    return True
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_layer(pfs, tmp_path, case):
+    layers, opts, says, *tamper = CASES[case]
+    src = images.oci_image(str(tmp_path / "src"), layers)
+    for change in tamper:
+        change(src)
+    work = tmp_path / "work"
+    work.mkdir()
+    dest = str(work / "oci")
+    # An existing tag of the destination stays as it was.
+    (tmp_path / "good.tar").write_bytes(GOOD)
+    pfs.run("import", tmp_path / "good.tar", f"{dest}:old")
+    index = open(os.path.join(dest, "index.json"), "rb").read()
+    r = pfs.run("import", *opts, f"oci:{src}:t", f"{dest}:new", check=False)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode == 1, err
+    assert err.startswith("puzzlefs: import: ") and "layer " in err, err
+    assert "sha256:" in err, err
+    assert says in err, err
+    if case in ("under-symlink", "under-lower-symlink", "hardlink-missing",
+                "hardlink-dir", "name-too-long", "file-children",
+                "too-many-entries", "root-type"):
+        assert "entry '" in err, err
+    assert open(os.path.join(dest, "index.json"), "rb").read() == index
+    assert blob_files_ok(dest)
+    assert sorted(os.listdir(work)) == ["oci"]
+    assert sorted(os.listdir(dest)) == ["blobs", "index.json", "oci-layout"]
+    pfs.run("fsck", dest)
+
+
+class Zeros:
+    def __init__(self, n):
+        self.left = n
+
+    def read(self, n=-1):
+        n = self.left if n < 0 else min(n, self.left)
+        self.left -= n
+        return bytes(n)
+
+
+def test_bomb_memory(pfs, tmp_path):
+    """A layer that expands 1000-fold streams in bounded memory (the peak
+    as /usr/bin/time measures it, from a small parent)."""
+    import gzip
+    size = 256 << 20
+    with gzip.open(tmp_path / "bomb.tgz", "wb") as gz:
+        with tarfile.open(fileobj=gz, mode="w") as t:
+            ti = tarfile.TarInfo("zeros")
+            ti.size = size
+            t.addfile(ti, Zeros(size))
+    r = subprocess.run(["/usr/bin/time", "-f", "maxrss %M", pfs.exe,
+                        "import", "--json", tmp_path / "bomb.tgz",
+                        f"{tmp_path / 'oci'}:t"], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["bytes"] == size
+    kib = int(r.stderr.decode().split("maxrss ")[1])
+    assert kib < 128 * 1024, kib
+
+
+def test_usage(pfs):
+    assert pfs.run("import", "--help").stdout.startswith(
+        b"Usage: puzzlefs import")
+    for args in ((), ("only-one",), ("--platform", "linux", "a", "b:c"),
+                 ("--max-size", "x", "a", "b:c"), ("a", "no-tag")):
+        assert pfs.run("import", *args, check=False).returncode == 2
+    r = pfs.run("import", "docker://example.com/x", "/tmp/x:t", check=False)
+    assert r.returncode == 1 and b"not supported" in r.stderr
