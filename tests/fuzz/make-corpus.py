@@ -11,6 +11,9 @@ corpus/seektable: our seekable zstd blobs, one with per-frame checksums,
 one of empty content, and one written by the reference.
 corpus/oci: index.json and image manifests, ours and the reference's, and
 an index listing another tool's image index.
+corpus/import: tar layers (separated by "PFSLAYR\n"): every entry type,
+whiteouts and opaque directories over a lower layer, the corner cases of
+the import tests, GNU and PAX sparse entries, base-256 numbers.
 
     tests/fuzz/make-corpus.py build/puzzlefs oci
 
@@ -29,6 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import capnp_msg  # noqa: E402
+import images  # noqa: E402
 import ocidir  # noqa: E402
 import seekable  # noqa: E402
 
@@ -53,7 +57,7 @@ def small_tree(root):
 
 def main(exe, only):
     out = {k: os.path.join(HERE, "corpus", k)
-           for k in only or ("rootfs", "seektable", "oci")}
+           for k in only or ("rootfs", "seektable", "oci", "import")}
     for d in out.values():
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -120,11 +124,59 @@ def main(exe, only):
              "digest": "sha256:" + "cd" * 32, "size": 7,
              "platform": {"architecture": "amd64", "os": "linux"}}]}
         save("oci", "other-index", json.dumps(other).encode())
+        import_seeds(tmp, save)
     for d in out.values():
         for name in sorted(os.listdir(d)):
             data = open(os.path.join(d, name), "rb").read()
             print(f"{d}/{name}: {len(data)} bytes, "
                   f"{hashlib.sha256(data).hexdigest()[:12]}")
+
+
+def import_seeds(tmp, save):
+    from images import d, f, hard, sym
+    sep = b"PFSLAYR\n"
+    base = images.tar_bytes([
+        d("etc/"), f("etc/a", b"a\n"), f("bin/x", b"x" * 3000, mode=0o4755),
+        sym("bin/y", "x"), hard("bin/z", "bin/x"), d("opq/"),
+        f("opq/old", b"old\n"), d("gone/sub/"), f("gone/sub/z", b"z"),
+        f("file", b"f"), d("tmp/", mode=0o1777),
+        (dict(name="dev/null", type=b"3", devmajor=1, devminor=3,
+              mode=0o666), None),
+        (dict(name="dev/fifo", type=b"6", mode=0o640), None),
+        (dict(name="own", type=b"0", uid=1234, gid=5678,
+              pax_headers={"SCHILY.xattr.user.k": "v",
+                           "SCHILY.xattr.security.capability": "\x01"}),
+         b"owned"),
+    ])
+    upper = images.tar_bytes([
+        f("etc/.wh.a", b""), f(".wh.gone", b""), f("opq/.wh..wh..opq", b""),
+        f("opq/new", b"new"), d("file/"), f("file/x", b"x"),
+        hard("link-below", "bin/x"), f("bin/x", b"replaced"),
+        f("/abs", b"abs"), f("../../up", b"up"), f("keep/mine", b"m"),
+        f(".wh.keep", b""), f("dup", b"1"), sym("dup", "etc"),
+        f(".wh..wh.plnk", b""), d("./"),
+    ])
+    save("import", "two-layers", base + sep + upper)
+    save("import", "crafted", open_crafted(tmp))
+    save("import", "under-symlink", images.tar_bytes([sym("l", "etc")]) +
+         sep + images.tar_bytes([f("l/x", b"x")]))
+    root = os.path.join(tmp, "sparse-src")
+    os.makedirs(root)
+    with open(os.path.join(root, "sparse"), "wb") as fh:
+        fh.seek(1 << 20)
+        fh.write(b"after a hole")
+    os.chown(os.path.join(root, "sparse"), 3000000000, 2 ** 31)
+    for fmt in ("gnu", "pax"):
+        t = os.path.join(tmp, f"{fmt}.tar")
+        subprocess.run(["tar", "--sparse", f"--format={fmt}", "-C", root,
+                        "-cf", t, "."], check=True)
+        save("import", f"sparse-{fmt}", open(t, "rb").read())
+
+
+def open_crafted(tmp):
+    path = os.path.join(tmp, "crafted.tar")
+    images.crafted_layer(path)
+    return open(path, "rb").read()
 
 
 if __name__ == "__main__":
