@@ -517,3 +517,68 @@ def test_usage(pfs):
         assert pfs.run("import", *args, check=False).returncode == 2
     r = pfs.run("import", "docker://example.com/x", "/tmp/x:t", check=False)
     assert r.returncode == 1 and b"not supported" in r.stderr
+
+
+# ---- random layers against umoci -------------------------------------------
+
+def random_layer(rng, state):
+    """A layer over the tree @state (the previous unpack): hard links to
+    its files, then whiteouts, opaque directories and new entries in any
+    order.  Directories are named a, b, c; everything else x, y, z, so no
+    entry ever goes through a file or a symlink."""
+    dirs = [p for p, e in state.items() if e["type"] == "d"]
+    files = [p for p, e in state.items() if e["type"] == "-"]
+    paths = [p for p in state if p != "."]
+    ents = []
+    for _ in range(rng.randrange(3)):
+        name = os.path.join(rng.choice(dirs), rng.choice("xyz"))
+        targets = [p for p in files if os.path.normpath(p) !=
+                   os.path.normpath(name)]
+        if targets:
+            ents.append(hard(name, rng.choice(targets)))
+    ops = []
+    for _ in range(rng.randrange(1, 10)):
+        parent = rng.choice(dirs)
+        k = rng.randrange(10)
+        if k == 0 and paths:
+            p = rng.choice(paths)
+            ops.append(f(os.path.join(os.path.dirname(p),
+                                      ".wh." + os.path.basename(p)), b""))
+        elif k == 1:
+            ops.append(f(os.path.join(parent, ".wh..wh..opq"), b""))
+        elif k < 4:
+            ops.append(d(os.path.join(parent, rng.choice("abc")) + "/",
+                         mode=rng.choice((0o755, 0o700, 0o1777))))
+        elif k < 8:
+            extra = {}
+            if rng.random() < 0.3:
+                extra["pax_headers"] = {"SCHILY.xattr.user.k":
+                                        str(rng.randrange(100))}
+            ops.append(f(os.path.join(parent, rng.choice("xyz")),
+                         rng.randbytes(rng.choice((0, 10, 5000, 70000))),
+                         mode=rng.choice((0o644, 0o600, 0o4755)), **extra))
+        else:
+            ops.append(sym(os.path.join(parent, rng.choice("xyz")),
+                           rng.choice(("x", "../a", "/etc"))))
+    return ents + ops
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("PFS_RANDOM_SEEDS", "5"))))
+def test_random_layers(pfs, tmp_path, seed):
+    import random
+    rng = random.Random(seed)
+    oci = images.umoci_add_layers(tmp_path / "u", [])
+    state = {".": {"type": "d"}}
+    for k in range(4):
+        path = tmp_path / f"layer{k}.tar"
+        images.tar_layer(path, random_layer(rng, {p.lstrip("./") or ".": e
+                                                  for p, e in state.items()}))
+        images.run("umoci", "raw", "add-layer", "--image", f"{oci}:t", path)
+        root = images.umoci_unpack(oci, "t", tmp_path / f"bundle{k}")
+        state = pfs.listing(root)
+    for opts in ((), ("--flatten",)):
+        dest = tmp_path / f"oci{len(opts)}"
+        pfs.run("import", *opts, f"oci:{oci}:t", f"{dest}:t")
+        out = tmp_path / f"out{len(opts)}"
+        pfs.run("extract", f"{dest}:t", out)
+        tree.compare(state, pfs.listing(out))
