@@ -728,6 +728,8 @@ int pfs_image_chunk_layers(struct pfs_image *img)
 	img->manifest.chunks = m.chunks;
 	img->manifest.chunk_zstd = m.chunk_zstd;
 	img->manifest.nchunks = m.nchunks;
+	img->manifest.config = m.config;
+	img->manifest.has_config = m.has_config;
 	img->chunks_loaded = true;
 	return 0;
 }

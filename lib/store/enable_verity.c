@@ -57,6 +57,7 @@ int pfs_enable_verity(const char *oci_dir, const char *tag,
 	struct pfs_oci *oci;
 	struct pfs_cur c;
 	uint8_t empty[PFS_DIGEST_SIZE];
+	bool is_empty;
 	size_t i;
 	int e;
 
@@ -76,9 +77,14 @@ int pfs_enable_verity(const char *oci_dir, const char *tag,
 	if (!e)
 		e = enable(oci, img->manifest.rootfs.digest,
 			   img->manifest.rootfs_verity, "rootfs");
-	if (!e && pfs_unhex(PFS_EMPTY_DIGEST, empty, PFS_DIGEST_SIZE) == 0 &&
-	    pfs_oci_blob_check(oci, empty) == 1)
-		e = enable(oci, empty, NULL, "config");
+	/* The config: the empty one's "{}" if it is there (the reference's
+	 * images may lack it), an import's image config in any case. */
+	pfs_unhex(PFS_EMPTY_DIGEST, empty, PFS_DIGEST_SIZE);
+	is_empty = img && img->manifest.has_config &&
+		   !memcmp(empty, img->manifest.config.digest, PFS_DIGEST_SIZE);
+	if (!e && img->manifest.has_config &&
+	    (!is_empty || pfs_oci_blob_check(oci, empty) == 1))
+		e = enable(oci, img->manifest.config.digest, NULL, "config");
 	for (i = 0; !e && i < img->rfs.verity.count; i++) {
 		const u8 *d, *v;
 

@@ -985,7 +985,7 @@ int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		       const char *what, struct pfs_manifest *m)
 {
 	size_t chunk_len = strlen(PFS_MEDIA_CHUNK), i;
-	json_t *v, *layers, *l;
+	json_t *v, *layers, *l, *v_config;
 	bool found = false;
 	json_error_t jerr;
 	char lwhat[300];
@@ -1002,6 +1002,14 @@ int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		e = pfs_errf(oci->log, EINVAL, "%s: %s: no layers", oci->path,
 			     what);
 		goto out;
+	}
+	v_config = json_object_get(v, "config");
+	if (v_config) {
+		snprintf(lwhat, sizeof(lwhat), "%s: config", what);
+		e = pfs_oci_parse_desc(oci, v_config, lwhat, &m->config);
+		if (e)
+			goto out;
+		m->has_config = true;
 	}
 	m->chunks = calloc(json_array_size(layers) + 1, sizeof(*m->chunks));
 	m->chunk_zstd = calloc(json_array_size(layers) + 1, sizeof(bool));

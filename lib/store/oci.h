@@ -55,6 +55,8 @@ struct pfs_oci {
 
 struct pfs_manifest {
 	struct pfs_desc rootfs;
+	struct pfs_desc config;		/* with has_config */
+	bool has_config;
 	bool has_verity;
 	uint8_t rootfs_verity[PFS_DIGEST_SIZE];
 	struct pfs_desc *chunks;	/* chunk layers, duplicates included */

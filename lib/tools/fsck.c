@@ -277,6 +277,18 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 		problem(f, "%s:%s: rootfs fs-verity annotation does not "
 			"match the rootfs", f->dir, tag);
 	}
+	/* An import's runtime config (the empty one may be absent: the
+	 * reference's readers never open it). */
+	if (img->manifest.has_config) {
+		uint8_t empty[PFS_DIGEST_SIZE];
+		int r = pfs_oci_blob_check(oci, img->manifest.config.digest);
+
+		pfs_unhex(PFS_EMPTY_DIGEST, empty, PFS_DIGEST_SIZE);
+		if (r < 0 || (r == 0 && memcmp(empty, img->manifest.config.digest,
+					       PFS_DIGEST_SIZE)))
+			problem(f, "%s:%s: the image config blob is %s", f->dir,
+				tag, r < 0 ? "damaged" : "missing");
+	}
 	check_layers(f, img);
 	check_blobs(f, img);
 	pfs_u64map_put(&seen, PFS_ROOT_INO, 1);

@@ -197,6 +197,14 @@ def test_config_kept(pfs, umoci_img, buildah_img, tmp_path):
     pfs.run("extract", f"{oci}:u", tmp_path / "b")
     tree.compare(pfs.listing(tmp_path / "a"), pfs.listing(tmp_path / "b"))
     pfs.run("fsck", copy.path)
+    # gc keeps the config (and fsck checks it is there).
+    pfs.run("rmtag", f"{oci}:b")
+    pfs.run("gc", oci)
+    pfs.run("fsck", oci)
+    os.unlink(o.blob_path(json.loads(o.blob(o.manifest_digest("u")))[
+        "config"]["digest"].split(":")[1]))
+    r = pfs.run("fsck", oci, check=False)
+    assert r.returncode == 1 and b"image config blob is missing" in r.stderr
 
 
 def free_port():
