@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The benchmark suite (issue 5; issue 3 item 8): bench/run.sh calls this.
 
-    bench/run.sh [--sections build,dedup,fuse,frames,frontier,kernel] [--runs N]
+    bench/run.sh [--sections build,dedup,fuse,frames,frontier,kernel,import] [--runs N]
                  [--corpora share,lib,...] [--tools ...] [--systems ...]
                  [--quick] [--no-wait] [--no-kernel] [--report-only]
 
@@ -15,11 +15,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pfsbench import build, common, dedup, frames, frontier, fuse, kernel, report  # noqa: E402
+from pfsbench import build, common, dedup, frames, frontier, fuse, imports, kernel, report  # noqa: E402
 from pfsbench.common import REG, TOP, log, sh, source_state  # noqa: E402
 
 SECTIONS = {"build": build.run, "dedup": dedup.run, "fuse": fuse.run,
-            "frames": frames.run, "frontier": frontier.run, "kernel": kernel.run}
+            "frames": frames.run, "frontier": frontier.run, "kernel": kernel.run,
+            "import": imports.run}
 
 
 class Ctx:

@@ -252,6 +252,55 @@ def dedup_section(d, targets):
         f"![dedup]({png})" if png else None] if x)
 
 
+def import_section(im, targets):
+    if not im:
+        return "_Not run yet: `bench/run.sh --sections import`._"
+    res, img = im["results"], im["image"]
+    rows = []
+    for tag in ("v1", "v2"):
+        src = sum(l["size"] for l in img["layers"][tag])
+        for tool, r in res[tag].items():
+            extra = ""
+            if r.get("unpack_wall"):
+                extra = f" (unpack {fmt(r['unpack_wall'])} + build {fmt(r['build_wall'])})"
+            cpu = med(r["user"]) + med(r["sys"]) if r.get("user") else None
+            rows.append([tag, tool, fmt(r["wall"]) + extra,
+                         f"{cpu:.2f}" if cpu is not None else "-",
+                         fmt(r["rss_kb"], 1 / 1024, 0),
+                         f"{med(r['bytes']) / 1e6:.1f}", ratio(med(r["bytes"]), src)])
+        base = res[tag].get("umoci + build -c")
+        imp = res[tag].get("import -c")
+        if base and imp:
+            t = med(imp["wall"]) / med(base["wall"])
+            targets.append((f"import -c ≤ 0.5× umoci unpack + build -c ({tag})",
+                            f"{t:.2f}×", t <= 0.5))
+            sz = med(imp["bytes"]) / src
+            targets.append((f"import -c output ≤ the source's tar.gz layers ({tag})",
+                            f"{sz:.2f}×", sz <= 1.0))
+    a = res.get("v2 after v1", {}).get("import -c")
+    v1, v2 = img["v1"], img["v2"]
+    lay = ", ".join(f"{tag}: {len(ls)} layer{'s' if len(ls) > 1 else ''} of "
+                    + " + ".join(f"{l['size'] / 1e6:.1f}" for l in ls) + " MB"
+                    for tag, ls in img["layers"].items())
+    return "\n\n".join(x for x in [
+        conditions(im),
+        f"The image: deb-v1 (Debian 12 minbase by debootstrap, {v1['bytes'] / 1e6:.0f} MB, "
+        f"{v1['entries']} entries) as a one-layer image, tag v1, and deb-v2 (its update: "
+        f"dist-upgrade and {', '.join(im['packages_added'])}; {v2['bytes'] / 1e6:.0f} MB, "
+        f"{v2['entries']} entries) as a second layer on it, tag v2, both made by "
+        f"{im['umoci']} (unpack, new rootfs, repack: gzip layers) — {lay}. "
+        "Each tool starts from the OCI layout in the page cache and writes a fresh "
+        "directory; `umoci + build -c` is `umoci unpack` followed by `puzzlefs build -c` of "
+        "its rootfs; `tar -xzf` extracts the tag's layers in turn (whiteouts not applied). "
+        "Output: the bytes the tool wrote (the OCI directory; tar: the tree); × source: "
+        "over the tag's tar.gz layers.",
+        table(["tag", "tool", "time s", "CPU s", "peak RSS MiB", "output MB", "× source"],
+              rows),
+        (f"v2 imported into the directory that holds v1 (its base layer and chunks are "
+         f"v1's): {fmt(a['wall'])} s, adds {med(a['bytes']) / 1e6:.1f} MB.") if a else None]
+        if x)
+
+
 def fuse_section(f, targets):
     if not f:
         return "_Not run yet: `bench/run.sh --sections fuse`._"
@@ -495,13 +544,15 @@ def write(ctx):
     b, d, f = load(ctx.results, "build"), load(ctx.results, "dedup"), load(ctx.results, "fuse")
     fr, k = load(ctx.results, "frames"), load(ctx.results, "kernel")
     fo = load(ctx.results, "frontier")
+    im = load(ctx.results, "import")
     sections = [("Build", build_section(b, targets)),
                 ("Dedup: two versions of an image", dedup_section(d, targets)),
                 ("FUSE read (/usr/share)", fuse_section(f, targets)),
                 ("Frame-size study for `build -c`", frames_section(fr)),
                 ("Size against time for `build -c`: zstd level and frame size",
                  frontier_section(fo)),
-                ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets))]
+                ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets)),
+                ("Import: a Debian image with tar layers", import_section(im, targets))]
     passed = sum(1 for t in targets if t[2] is True)
     failed = sum(1 for t in targets if t[2] is False)
     doc = ["# Benchmark results",

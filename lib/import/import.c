@@ -40,6 +40,7 @@ struct importer {
 	struct pfs_mlayer *layers;	/* bottom first */
 	size_t nlayers;
 	uint64_t max_bytes, entries;
+	uint64_t used;			/* tar bytes read in this pass */
 	struct pfs_buf keep;		/* same_as_below's file */
 };
 
@@ -164,8 +165,15 @@ static int open_layer(struct importer *im, size_t i, struct pfs_layer **l)
 	struct pfs_stream *in;
 	int e = im->src->ops->open_layer(im->src, i, &in);
 
-	return e ? e : pfs_layer_open(&im->src->layers[i], in, im->max_bytes,
-				      im->log, l);
+	/* The bound is on all layers: a bomb split in many layers is one. */
+	return e ? e : pfs_layer_open(&im->src->layers[i], in,
+				      im->max_bytes - im->used, im->log, l);
+}
+
+static void close_layer(struct importer *im, struct pfs_layer *l)
+{
+	im->used += pfs_layer_bytes(l);
+	pfs_layer_close(l);
 }
 
 /* After a cut: the nodes streamed since get their FileChunks. */
@@ -208,7 +216,7 @@ static int apply_layer(struct importer *im, size_t i, bool data)
 		e = r;
 	if (!e)
 		e = pfs_layer_finish(l, NULL, NULL);
-	pfs_layer_close(l);
+	close_layer(im, l);
 	return e;
 }
 
@@ -251,6 +259,7 @@ static int stream_survivors(struct importer *im, struct pfs_tnode **files,
 	size_t i, next = 0;
 	int e = 0, r;
 
+	im->used = 0;		/* the same bytes again: the bound is per pass */
 	for (i = 0; i < im->src->nlayers && !e; i++) {
 		struct archive_entry *ae;
 		struct pfs_layer *l;
@@ -279,7 +288,7 @@ static int stream_survivors(struct importer *im, struct pfs_tnode **files,
 			e = r;
 		if (!e)
 			e = pfs_layer_finish(l, NULL, NULL);
-		pfs_layer_close(l);
+		close_layer(im, l);
 		if (!e)
 			e = pfs_build_cut(im->b);
 	}

@@ -399,6 +399,8 @@ def hostile_cases():
     under = images.tar_bytes([f("l/passwd", b"x\n")])
     bomb_tar = images.tar_bytes([f("zeros", b"\0" * (64 << 20))])
     bomb = images.gzip_bytes(bomb_tar)
+    half = images.tar_bytes([f("zeros", b"\0" * (10 << 20))])
+    half2 = images.tar_bytes([f("zeros2", b"\0" * (10 << 20))])
     many = images.tar_bytes([f(f"f{i}", b"") for i in range(50)])
 
     def one(tar):
@@ -430,6 +432,10 @@ def hostile_cases():
                           (), "not a directory"),
         "bomb": ([(bomb, G, bomb_tar)], ("--max-size", "16M"),
                  "expands to more than"),
+        # Two layers under the bound each, over it together.
+        "bomb-split": ([(images.gzip_bytes(half), G, half),
+                        (images.gzip_bytes(half2), G, half2)],
+                       ("--max-size", "16M"), "expands to more than"),
         "too-many-entries": (one(many), ("--max-entries", "20"),
                              "more than 20 entries"),
         "root-type": (one(images.tar_bytes([sym("./", "etc")])), (),
