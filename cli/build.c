@@ -29,25 +29,31 @@ static const char usage[] =
 	"                           repeats) as JSON\n"
 	"  -h, --help               this help\n";
 
-static void progress(void *arg, uint64_t files, uint64_t bytes)
+void cli_progress(void *arg, uint64_t files, uint64_t bytes)
 {
-	(void)arg;
-	fprintf(stderr, "\rpuzzlefs: build: %llu files, %.1f MiB   ",
+	const struct cli *cli = arg;
+
+	fprintf(stderr, "\rpuzzlefs: %s: %llu files, %.1f MiB   ", cli->cmd,
 		(unsigned long long)files, (double)bytes / (1 << 20));
 	fflush(stderr);
 }
 
-static void print_json(const char *tag, const char *hex,
-		       const struct pfs_build_stats *st)
+void cli_image_done(const struct cli *cli, const char *tag,
+		    const uint8_t *verity, json_t *counts)
 {
-	json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "tag", tag,
-			      "manifest_verity", hex,
-			      "files", (json_int_t)st->files,
-			      "bytes", (json_int_t)st->bytes,
-			      "chunks", (json_int_t)st->chunks,
-			      "blobs", (json_int_t)st->blobs,
-			      "repeats", (json_int_t)st->repeats);
+	char hex[2 * PFS_DIGEST_SIZE + 1];
+	json_t *j;
 
+	pfs_hex(verity, PFS_DIGEST_SIZE, hex);
+	if (!cli->json) {
+		printf("puzzlefs image manifest digest: %s\n", hex);
+		json_decref(counts);
+		return;
+	}
+	j = json_pack("{s:s,s:s}", "tag", tag, "manifest_verity", hex);
+	if (j && counts)
+		json_object_update(j, counts);
+	json_decref(counts);
 	if (j)
 		json_dumpf(j, stdout, JSON_COMPACT);
 	putchar('\n');
@@ -81,7 +87,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	struct pfs_build_stats st;
 	struct pfs_build_opts bo = { .log = &cli->log, .stats = &st };
 	uint8_t verity[PFS_DIGEST_SIZE];
-	char hex[2 * PFS_DIGEST_SIZE + 1], *dir, *tag;
+	char *dir, *tag;
 	bool tty = cli_isatty_stderr();
 	size_t size;
 	long v;
@@ -118,19 +124,19 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
 		return e;
 	if (tty) {
-		bo.progress = progress;
+		bo.progress = cli_progress;
 		bo.progress_arg = cli;
 	}
 	e = pfs_build(argv[optind], dir, tag, &bo, verity);
 	if (tty)
 		fputs("\r\033[K", stderr);
-	if (!e) {
-		pfs_hex(verity, PFS_DIGEST_SIZE, hex);
-		if (cli->json)
-			print_json(tag, hex, &st);
-		else
-			printf("puzzlefs image manifest digest: %s\n", hex);
-	}
+	if (!e)
+		cli_image_done(cli, tag, verity, json_pack(
+			"{s:I,s:I,s:I,s:I,s:I}", "files", (json_int_t)st.files,
+			"bytes", (json_int_t)st.bytes,
+			"chunks", (json_int_t)st.chunks,
+			"blobs", (json_int_t)st.blobs,
+			"repeats", (json_int_t)st.repeats));
 	free(dir);
 	free(tag);
 	return e ? 1 : 0;

@@ -2,7 +2,9 @@
 #ifndef PUZZLEFS_CLI_H
 #define PUZZLEFS_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "puzzlefs.h"
 
@@ -37,6 +39,12 @@ bool cli_wants_help(int argc, char **argv, const char *usage);
  * looks like one, else 0. */
 int cli_no_options(const struct cli *cli, int argc, char **argv);
 bool cli_isatty_stderr(void);
+/* build and import: progress on a TTY (files, MiB read; @cli is the
+ * struct cli), and the result: the manifest digest line, or with --json an
+ * object of the tag, the digest and @counts (taken; may be NULL). */
+void cli_progress(void *cli, uint64_t files, uint64_t bytes);
+void cli_image_done(const struct cli *cli, const char *tag,
+		    const uint8_t *verity, json_t *counts);
 
 int cmd_build(struct cli *cli, int argc, char **argv);
 int cmd_import(struct cli *cli, int argc, char **argv);

@@ -41,34 +41,6 @@ static const char usage[] =
 	"                           counts as JSON\n"
 	"  -h, --help               this help\n";
 
-static void progress(void *arg, uint64_t files, uint64_t bytes)
-{
-	(void)arg;
-	fprintf(stderr, "\rpuzzlefs: import: %llu files, %.1f MiB   ",
-		(unsigned long long)files, (double)bytes / (1 << 20));
-	fflush(stderr);
-}
-
-static void print_json(const char *tag, const char *hex,
-		       const struct pfs_import_stats *st)
-{
-	json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			      "tag", tag, "manifest_verity", hex,
-			      "layers", (json_int_t)st->layers,
-			      "rootfs_layers", (json_int_t)st->rootfs_layers,
-			      "entries", (json_int_t)st->entries,
-			      "files", (json_int_t)st->files,
-			      "bytes", (json_int_t)st->bytes,
-			      "chunks", (json_int_t)st->chunks,
-			      "blobs", (json_int_t)st->blobs,
-			      "repeats", (json_int_t)st->repeats);
-
-	if (j)
-		json_dumpf(j, stdout, JSON_COMPACT);
-	putchar('\n');
-	json_decref(j);
-}
-
 static int number(const struct cli *cli, const char *arg, long long min,
 		  long long max, long long *out)
 {
@@ -108,7 +80,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	struct pfs_import_stats st;
 	struct pfs_import_opts io = { .log = &cli->log, .stats = &st };
 	uint8_t verity[PFS_DIGEST_SIZE];
-	char hex[2 * PFS_DIGEST_SIZE + 1], *dir, *tag;
+	char *dir, *tag;
 	bool tty = cli_isatty_stderr();
 	long long v;
 	size_t size;
@@ -162,19 +134,23 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
 		return e;
 	if (tty) {
-		io.progress = progress;
+		io.progress = cli_progress;
 		io.progress_arg = cli;
 	}
 	e = pfs_import(argv[optind], dir, tag, &io, verity);
 	if (tty)
 		fputs("\r\033[K", stderr);
-	if (!e) {
-		pfs_hex(verity, PFS_DIGEST_SIZE, hex);
-		if (cli->json)
-			print_json(tag, hex, &st);
-		else
-			printf("puzzlefs image manifest digest: %s\n", hex);
-	}
+	if (!e)
+		cli_image_done(cli, tag, verity, json_pack(
+			"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			"layers", (json_int_t)st.layers,
+			"rootfs_layers", (json_int_t)st.rootfs_layers,
+			"entries", (json_int_t)st.entries,
+			"files", (json_int_t)st.files,
+			"bytes", (json_int_t)st.bytes,
+			"chunks", (json_int_t)st.chunks,
+			"blobs", (json_int_t)st.blobs,
+			"repeats", (json_int_t)st.repeats));
 	free(dir);
 	free(tag);
 	return e ? 1 : 0;

@@ -13,6 +13,8 @@ import stat
 import subprocess
 import tarfile
 
+import tree
+
 KIB = 1024
 
 
@@ -23,9 +25,7 @@ def run(*cmd, **kw):
 
 def write(path, data, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
+    tree._write(path, data, mode)
 
 
 def rand(rng, n):
