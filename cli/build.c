@@ -60,16 +60,45 @@ void cli_image_done(const struct cli *cli, const char *tag,
 	json_decref(j);
 }
 
-static int number(const struct cli *cli, const char *arg, long min, long max,
-		  long *out)
+int cli_number(const struct cli *cli, const char *arg, long long min,
+	       long long max, long long *out)
 {
 	char *end;
 
-	*out = strtol(arg, &end, 10);
+	*out = strtoll(arg, &end, 10);
 	if (*arg == 0 || *end || *out < min || *out > max)
-		return cli_usage_err(cli, "'%s': expected a number in %ld..%ld",
+		return cli_usage_err(cli, "'%s': expected a number in %lld..%lld",
 				     arg, min, max);
 	return 0;
+}
+
+int cli_chunk_opt(const struct cli *cli, int c, const char *arg, int *level,
+		  uint32_t *frame, unsigned *threads)
+{
+	long long v;
+	size_t size;
+	int e;
+
+	switch (c) {
+	case 'L':
+		if ((e = cli_number(cli, arg, -7, 22, &v)))
+			return e;
+		*level = v ? (int)v : 3;
+		return 0;
+	case 'F':
+		if (pfs_parse_size(arg, &size) || !size ||
+		    size > PFS_SEEK_MAX_FRAME_SIZE)
+			return cli_usage_err(cli, "'%s': expected a size in 1..1G (K, M, G: 1024-based)",
+					     arg);
+		*frame = (uint32_t)size;
+		return 0;
+	case 'j':
+		if ((e = cli_number(cli, arg, 1, 1024, &v)))
+			return e;
+		*threads = (unsigned)v;
+		return 0;
+	}
+	return -1;
 }
 
 int cmd_build(struct cli *cli, int argc, char **argv)
@@ -89,34 +118,19 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	uint8_t verity[PFS_DIGEST_SIZE];
 	char *dir, *tag;
 	bool tty = cli_isatty_stderr();
-	size_t size;
-	long v;
 	int c, e;
 
 	while ((c = getopt_long(argc, argv, "cb:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': bo.compress = true; break;
 		case 'b': bo.base_tag = optarg; break;
-		case 'L':
-			if ((e = number(cli, optarg, -7, 22, &v)))
-				return e;
-			bo.zstd_level = v ? (int)v : 3;
-			break;
-		case 'F':
-			if (pfs_parse_size(optarg, &size) || !size ||
-			    size > PFS_SEEK_MAX_FRAME_SIZE)
-				return cli_usage_err(cli, "'%s': expected a size in 1..1G (K, M, G: 1024-based)",
-						     optarg);
-			bo.zstd_frame = (uint32_t)size;
-			break;
-		case 'j':
-			if ((e = number(cli, optarg, 1, 1024, &v)))
-				return e;
-			bo.threads = (unsigned)v;
-			break;
 		case 'J': cli->json = true; break;
 		case 'h': fputs(usage, stdout); return 0;
-		default: return cli_usage_err(cli, "bad option");
+		default:
+			e = cli_chunk_opt(cli, c, optarg, &bo.zstd_level,
+					  &bo.zstd_frame, &bo.threads);
+			if (e)
+				return e < 0 ? cli_usage_err(cli, "bad option") : e;
 		}
 	}
 	if (optind != argc - 2)

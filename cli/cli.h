@@ -43,6 +43,13 @@ bool cli_isatty_stderr(void);
  * struct cli), and the result: the manifest digest line, or with --json an
  * object of the tag, the digest and @counts (taken; may be NULL). */
 void cli_progress(void *cli, uint64_t files, uint64_t bytes);
+/* A number in [min, max], or a usage error (2). */
+int cli_number(const struct cli *cli, const char *arg, long long min,
+	       long long max, long long *out);
+/* build and import's --zstd-level ('L'), --frame-size ('F') and -j:
+ * 0 taken, a usage error (2), or -1 if @c is none of them. */
+int cli_chunk_opt(const struct cli *cli, int c, const char *arg, int *level,
+		  uint32_t *frame, unsigned *threads);
 void cli_image_done(const struct cli *cli, const char *tag,
 		    const uint8_t *verity, json_t *counts);
 

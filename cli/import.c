@@ -41,18 +41,6 @@ static const char usage[] =
 	"                           counts as JSON\n"
 	"  -h, --help               this help\n";
 
-static int number(const struct cli *cli, const char *arg, long long min,
-		  long long max, long long *out)
-{
-	char *end;
-
-	*out = strtoll(arg, &end, 10);
-	if (*arg == 0 || *end || *out < min || *out > max)
-		return cli_usage_err(cli, "'%s': expected a number in %lld..%lld",
-				     arg, min, max);
-	return 0;
-}
-
 static bool platform_ok(const char *p)
 {
 	const char *slash = strchr(p, '/');
@@ -96,23 +84,6 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 						     optarg);
 			io.platform = optarg;
 			break;
-		case 'L':
-			if ((e = number(cli, optarg, -7, 22, &v)))
-				return e;
-			io.zstd_level = v ? (int)v : 3;
-			break;
-		case 'F':
-			if (pfs_parse_size(optarg, &size) || !size ||
-			    size > PFS_SEEK_MAX_FRAME_SIZE)
-				return cli_usage_err(cli, "'%s': expected a size in 1..1G (K, M, G: 1024-based)",
-						     optarg);
-			io.zstd_frame = (uint32_t)size;
-			break;
-		case 'j':
-			if ((e = number(cli, optarg, 1, 1024, &v)))
-				return e;
-			io.threads = (unsigned)v;
-			break;
 		case 'S':
 			if (pfs_parse_size(optarg, &size) || !size)
 				return cli_usage_err(cli, "'%s': expected a size (K, M, G: 1024-based)",
@@ -120,13 +91,17 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 			io.max_bytes = size;
 			break;
 		case 'E':
-			if ((e = number(cli, optarg, 1, 1ll << 40, &v)))
+			if ((e = cli_number(cli, optarg, 1, 1ll << 40, &v)))
 				return e;
 			io.max_entries = (uint64_t)v;
 			break;
 		case 'J': cli->json = true; break;
 		case 'h': printf(usage, pfs_goarch()); return 0;
-		default: return cli_usage_err(cli, "bad option");
+		default:
+			e = cli_chunk_opt(cli, c, optarg, &io.zstd_level,
+					  &io.zstd_frame, &io.threads);
+			if (e)
+				return e < 0 ? cli_usage_err(cli, "bad option") : e;
 		}
 	}
 	if (optind != argc - 2)
