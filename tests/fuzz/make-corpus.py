@@ -32,7 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import capnp_msg  # noqa: E402
-import images  # noqa: E402
+import tar_images as images  # noqa: E402
 import ocidir  # noqa: E402
 import seekable  # noqa: E402
 
@@ -133,7 +133,7 @@ def main(exe, only):
 
 
 def import_seeds(tmp, save):
-    from images import d, f, hard, sym
+    from tar_images import d, f, hard, sym
     sep = b"PFSLAYR\n"
     base = images.tar_bytes([
         d("etc/"), f("etc/a", b"a\n"), f("bin/x", b"x" * 3000, mode=0o4755),

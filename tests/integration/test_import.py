@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-import images
+import tar_images as images
 import ocidir
 import tree
-from images import d, f, hard, sym
+from tar_images import d, f, hard, sym
 from test_fuse import Mounts, mkdir
 
 pytestmark = pytest.mark.core
