@@ -7,6 +7,7 @@ deb-v2 (its update) as a second layer on it, tag v2, both made by umoci
 update removed), cached under WORK/images.  For each tag:
 
   import -c             puzzlefs import -c oci:IMG:TAG
+  import -c --frame-size 256K  one zstd frame per chunk (the smallest -c)
   import -c --flatten   the same, one layer
   import                without -c
   umoci + build -c      umoci unpack, then puzzlefs build -c of its rootfs
@@ -24,8 +25,8 @@ import time
 from . import corpora
 from .common import log, measure, out, save, sh, stats, tree_size
 
-TOOLS = ["import -c", "import -c --flatten", "import", "umoci + build -c",
-         "tar -xzf"]
+TOOLS = ["import -c", "import -c --frame-size 256K", "import -c --flatten",
+         "import", "umoci + build -c", "tar -xzf"]
 
 
 def make_image(ctx):
@@ -57,6 +58,8 @@ def make_image(ctx):
         index = json.load(f)
     for m in index["manifests"]:
         tag = m["annotations"]["org.opencontainers.image.ref.name"]
+        if tag not in ("v1", "v2"):
+            continue
         with open(os.path.join(img, "blobs", "sha256", m["digest"][7:])) as f:
             man = json.load(f)
         info["tags"][tag] = [{"path": os.path.join(img, "blobs", "sha256",
