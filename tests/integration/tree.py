@@ -142,9 +142,10 @@ def next_generation(root, g):
            0o600 if g % 2 else 0o644)
 
 
-def listing(treelist, path, nlink=False):
+def listing(treelist, path, nlink=False, mtime=False):
     """Canonical listing of a tree (all xattr namespaces), keyed by path."""
-    cmd = [treelist, "--all-xattrs"] + (["--nlink"] if nlink else []) + [path]
+    cmd = [treelist, "--all-xattrs"] + (["--nlink"] if nlink else []) + \
+        (["--mtime"] if mtime else []) + [path]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
     return {e["path"]: e for e in json.loads(out)}
 
