@@ -10,9 +10,6 @@ image: the test of why mtimes matter.
 import json
 import os
 import re
-import shutil
-import socket
-import stat
 import subprocess
 import sys
 
@@ -33,49 +30,10 @@ def set_ns(path, ns):
     os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
 
-def make_mtime_tree(root):
-    """Every inode type with a distinct mtime of its own: nanoseconds,
-    before the epoch, past 2038; directories set last (entries made in them
-    change theirs)."""
-    j = os.path.join
-    os.makedirs(j(root, "dir", "sub"))
-    os.mkdir(j(root, "empty"))
-    times = {
-        "dir/file": 1_600_000_000 * NS + 123_456_789,
-        "dir/sub/old": -86_400 * 365 * NS + 500_000_000,
-        "dir/sub/future": 2**33 * NS + 1,
-        "hard1": 1_500_000_000 * NS + 999_999_999,
-        "link": 1_400_000_000 * NS + 1,
-        "dangling": 1_300_000_000 * NS + 2,
-        "fifo": 1_200_000_000 * NS + 3,
-        "null": 1_100_000_000 * NS + 4,
-        "sock": 1_000_000_000 * NS + 5,
-        "zero": 0,
-        "dir/sub": 1_700_000_000 * NS + 6,
-        "dir": 1_700_000_001 * NS + 7,
-        "empty": 1_700_000_002 * NS + 8,
-        ".": 1_700_000_003 * NS + 9,
-    }
-    for name in ("dir/file", "dir/sub/old", "dir/sub/future", "hard1", "zero"):
-        with open(j(root, name), "w") as f:
-            f.write(f"{name}\n")
-    os.link(j(root, "hard1"), j(root, "dir", "hard2"))
-    os.symlink("dir/file", j(root, "link"))
-    os.symlink("nowhere", j(root, "dangling"))
-    os.mkfifo(j(root, "fifo"))
-    os.mknod(j(root, "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(j(root, "sock"))
-    s.close()
-    for name, ns in times.items():
-        set_ns(j(root, name), ns)
-    return times
-
-
 @pytest.fixture(scope="module")
 def mtime_tree(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("mtime") / "tree")
-    return root, make_mtime_tree(root)
+    return root, tree.make_mtime_tree(root)
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +194,7 @@ def test_delta(pfs, mtime_tree, tmp_path):
     On a base without mtimes a delta stores none either, unless told
     (--mtime source: then every inode differs from the base's)."""
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    make_mtime_tree(a)
+    tree.make_mtime_tree(a)
     subprocess.run(["cp", "-a", a, b], check=True)
     set_ns(os.path.join(b, "dir", "file"), 1_650_000_000 * NS)
     set_ns(os.path.join(b, "dir"), 1_700_000_001 * NS + 7)
