@@ -5,7 +5,8 @@
  * (only an existing real directory is reused), so a hostile image cannot
  * write outside the destination.  A directory gets its owner and mode only
  * after its children exist (a 0555 directory still gets its contents);
- * ownership goes before mode so setuid/setgid bits survive.
+ * ownership goes before mode so setuid/setgid bits survive.  Mtimes go
+ * last, a directory's after its children's entries.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,26 @@ static int set_owner_mode(struct extractor *x, int fd, const char *name,
 	if (mode && (name ? fchmodat(fd, name, ci->in.perm, 0) :
 			    fchmod(fd, ci->in.perm)))
 		return xerr(x, errno, "chmod");
+	return 0;
+}
+
+/* The image's mtime (as atime too), on @fd itself when @name is NULL;
+ * last, since writing contents or entries would change it. */
+static int set_times(struct extractor *x, int fd, const char *name,
+		     const struct pfs_cinode *ci)
+{
+	struct timespec ts[2];
+
+	if (!ci->in.has_mtime)
+		return 0;
+	ts[0].tv_sec = (time_t)ci->in.mtime_sec;
+	ts[0].tv_nsec = (long)ci->in.mtime_nsec;
+	if (ts[0].tv_sec != ci->in.mtime_sec)
+		return xerr(x, EOVERFLOW, "mtime");
+	ts[1] = ts[0];
+	if (name ? utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW) :
+		   futimens(fd, ts))
+		return xerr(x, errno, "set mtime");
 	return 0;
 }
 
@@ -262,6 +283,8 @@ static int extract_entry(struct extractor *x, int dirfd,
 		e = extract_dir(x, fd, ci.in.ino, depth + 1);
 		if (!e)
 			e = set_owner_mode(x, fd, NULL, &ci, true, fd, NULL);
+		if (!e)
+			e = set_times(x, fd, NULL, &ci);
 		close(fd);
 		return e;
 	case PFS_KIND_FILE:
@@ -272,6 +295,8 @@ static int extract_entry(struct extractor *x, int dirfd,
 		e = write_file(x, fd, &ci);
 		if (!e)
 			e = set_owner_mode(x, fd, NULL, &ci, true, fd, NULL);
+		if (!e)
+			e = set_times(x, fd, NULL, &ci);
 		close(fd);
 		return e;
 	case PFS_KIND_LNK: {
@@ -281,7 +306,8 @@ static int extract_entry(struct extractor *x, int dirfd,
 		target[ci.in.target_len] = 0;
 		if (symlinkat(target, dirfd, name))
 			return xerr(x, errno, NULL);
-		return set_owner_mode(x, dirfd, name, &ci, false, -1, proc);
+		e = set_owner_mode(x, dirfd, name, &ci, false, -1, proc);
+		return e ? e : set_times(x, dirfd, name, &ci);
 	}
 	case PFS_KIND_FIFO:
 	case PFS_KIND_SOCK:
@@ -290,7 +316,8 @@ static int extract_entry(struct extractor *x, int dirfd,
 		e = make_node(x, dirfd, name, &ci);
 		if (e <= 0)
 			return e;
-		return set_owner_mode(x, dirfd, name, &ci, true, -1, proc);
+		e = set_owner_mode(x, dirfd, name, &ci, true, -1, proc);
+		return e ? e : set_times(x, dirfd, name, &ci);
 	default:
 		xwarn(x, EINVAL, "skipped inode of unknown type");
 		return 0;
@@ -393,6 +420,8 @@ int pfs_extract(const char *oci_dir, const char *tag, const char *dest,
 	if (!e)
 		e = set_owner_mode(&x, x.dest_fd, NULL, &root, true, x.dest_fd,
 				   NULL);
+	if (!e)
+		e = set_times(&x, x.dest_fd, NULL, &root);
 out:
 	if (x.dest_fd >= 0)
 		close(x.dest_fd);

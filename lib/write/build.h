@@ -76,9 +76,22 @@ int pfs_build_write(struct pfs_builder *b, struct pfs_image *base,
 		    struct pfs_mlayer *layers, size_t nlayers,
 		    const struct pfs_build_meta *meta, const char *tag,
 		    uint8_t *manifest_verity);
+/* The mtimes a build stores, resolved from pfs_build_opts: mode is never
+ * PFS_MTIME_DEFAULT. */
+struct pfs_mtime_policy {
+	enum pfs_mtime_mode mode;
+	int64_t fixed;
+	bool clamp;
+	int64_t clamp_to;
+};
+
+/* Give @m the mtime @p makes of the source's @sec.@nsec. */
+void pfs_mtime_apply(const struct pfs_mtime_policy *p, struct pfs_minode *m,
+		     int64_t sec, uint32_t nsec);
 
 struct pfs_walk {
 	struct pfs_builder *b;
+	struct pfs_mtime_policy mtime;
 	const struct pfs_log *log;
 	struct pfs_image *base;		/* delta builds */
 	uint64_t next_ino;
