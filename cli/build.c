@@ -125,31 +125,31 @@ static int seconds(const char *s, int64_t *out)
 	return 0;
 }
 
-static int mtime_arg(const struct cli *cli, const char *arg,
-		     struct pfs_build_opts *bo)
+int cli_mtime_arg(const struct cli *cli, const char *arg,
+		  enum pfs_mtime_mode *mode, int64_t *fixed)
 {
 	if (!strcmp(arg, "none"))
-		bo->mtime = PFS_MTIME_NONE;
+		*mode = PFS_MTIME_NONE;
 	else if (!strcmp(arg, "source"))
-		bo->mtime = PFS_MTIME_SOURCE;
-	else if (!seconds(arg, &bo->mtime_fixed))
-		bo->mtime = PFS_MTIME_FIXED;
+		*mode = PFS_MTIME_SOURCE;
+	else if (!seconds(arg, fixed))
+		*mode = PFS_MTIME_FIXED;
 	else
 		return cli_usage_err(cli, "--mtime '%s': expected seconds since the epoch, none or source",
 				     arg);
 	return 0;
 }
 
-static int source_date_epoch(const struct cli *cli, struct pfs_build_opts *bo)
+int cli_source_date_epoch(const struct cli *cli, bool *clamp, int64_t *to)
 {
 	const char *v = getenv("SOURCE_DATE_EPOCH");
 
 	if (!v || !*v)
 		return 0;
-	if (seconds(v, &bo->mtime_clamp))
+	if (seconds(v, to))
 		return cli_usage_err(cli, "SOURCE_DATE_EPOCH '%s': expected seconds since the epoch",
 				     v);
-	bo->clamp_mtime = true;
+	*clamp = true;
 	return 0;
 }
 
@@ -178,7 +178,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'c': bo.compress = true; break;
 		case 'b': bo.base_tag = optarg; break;
 		case 'M':
-			if ((e = mtime_arg(cli, optarg, &bo)))
+			if ((e = cli_mtime_arg(cli, optarg, &bo.mtime,
+						 &bo.mtime_fixed)))
 				return e;
 			break;
 		case 'J': cli->json = true; break;
@@ -192,7 +193,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc - 2)
 		return cli_usage_err(cli, "expected ROOTFS OCI_DIR:TAG");
-	if ((e = source_date_epoch(cli, &bo)))
+	if ((e = cli_source_date_epoch(cli, &bo.clamp_mtime,
+					 &bo.mtime_clamp)))
 		return e;
 	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
 		return e;

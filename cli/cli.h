@@ -50,6 +50,11 @@ int cli_number(const struct cli *cli, const char *arg, long long min,
  * 0 taken, a usage error (2), or -1 if @c is none of them. */
 int cli_chunk_opt(const struct cli *cli, int c, const char *arg, int *level,
 		  uint32_t *frame, unsigned *threads);
+/* build and import: --mtime SECONDS|none|source, and SOURCE_DATE_EPOCH
+ * (the latest mtime stored, when set); 0 or a usage error (2). */
+int cli_mtime_arg(const struct cli *cli, const char *arg,
+		  enum pfs_mtime_mode *mode, int64_t *fixed);
+int cli_source_date_epoch(const struct cli *cli, bool *clamp, int64_t *to);
 void cli_image_done(const struct cli *cli, const char *tag,
 		    const uint8_t *verity, json_t *counts);
 

@@ -33,13 +33,18 @@ static const char usage[] =
 	"      --frame-size SIZE    uncompressed bytes per zstd frame for -c\n"
 	"                           (default 32K)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
+	"      --mtime SECONDS|none|source\n"
+	"                           the mtimes stored: SECONDS on every inode,\n"
+	"                           none, or the tar headers' (the default)\n"
 	"      --max-size SIZE      refuse layers that expand to more than SIZE\n"
 	"                           in all (K, M, G; default 256G)\n"
 	"      --max-entries N      refuse more than N tar entries in all\n"
 	"                           (default 4000000)\n"
 	"      --json               print the tag, the manifest digest and\n"
 	"                           counts as JSON\n"
-	"  -h, --help               this help\n";
+	"  -h, --help               this help\n\n"
+	"SOURCE_DATE_EPOCH (seconds since the epoch), when set, is the latest\n"
+	"mtime stored: later ones become it.\n";
 
 static bool platform_ok(const char *p)
 {
@@ -59,6 +64,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 		{ "zstd-level", required_argument, NULL, 'L' },
 		{ "frame-size", required_argument, NULL, 'F' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "mtime", required_argument, NULL, 'M' },
 		{ "max-size", required_argument, NULL, 'S' },
 		{ "max-entries", required_argument, NULL, 'E' },
 		{ "json", no_argument, NULL, 'J' },
@@ -84,6 +90,11 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 						     optarg);
 			io.platform = optarg;
 			break;
+		case 'M':
+			if ((e = cli_mtime_arg(cli, optarg, &io.mtime,
+						 &io.mtime_fixed)))
+				return e;
+			break;
 		case 'S':
 			if (pfs_parse_size(optarg, &size) || !size)
 				return cli_usage_err(cli, "'%s': expected a size (K, M, G: 1024-based)",
@@ -106,6 +117,8 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc - 2)
 		return cli_usage_err(cli, "expected SOURCE OCI_DIR:TAG");
+	if ((e = cli_source_date_epoch(cli, &io.clamp_mtime, &io.mtime_clamp)))
+		return e;
 	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
 		return e;
 	if (tty) {

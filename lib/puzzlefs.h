@@ -89,6 +89,12 @@ struct pfs_import_opts {
 					 * index; NULL: the host's */
 	uint64_t max_bytes;		/* uncompressed tar bytes; 0: 256 GiB */
 	uint64_t max_entries;		/* tar entries; 0: 4,000,000 */
+	/* The mtimes stored, as pfs_build_opts's (PFS_MTIME_DEFAULT: the
+	 * tar headers'). */
+	enum pfs_mtime_mode mtime;
+	int64_t mtime_fixed;
+	bool clamp_mtime;
+	int64_t mtime_clamp;
 	void (*progress)(void *arg, uint64_t files, uint64_t bytes);
 	void *progress_arg;
 	struct pfs_import_stats *stats;	/* filled on success (may be NULL) */

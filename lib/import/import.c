@@ -365,7 +365,12 @@ static int run(struct importer *im, const char *oci_dir, const char *tag,
 		.threads = o->threads, .progress = o->progress,
 		.progress_arg = o->progress_arg,
 	};
-	struct pfs_itree_opts to = { .log = o->log,
+	struct pfs_mtime_policy mp = {
+		.mode = o->mtime == PFS_MTIME_DEFAULT ? PFS_MTIME_SOURCE : o->mtime,
+		.fixed = o->mtime_fixed, .clamp = o->clamp_mtime,
+		.clamp_to = o->mtime_clamp,
+	};
+	struct pfs_itree_opts to = { .log = o->log, .mtime = &mp,
 				     .max_entries = o->max_entries };
 	struct pfs_build_meta meta = { 0 };
 	struct pfs_mlayer *top;
@@ -374,6 +379,9 @@ static int run(struct importer *im, const char *oci_dir, const char *tag,
 	size_t i;
 	int e;
 
+	if ((unsigned)o->mtime > PFS_MTIME_NONE)
+		return pfs_errf(o->log, EINVAL, "unknown mtime mode %d",
+				(int)o->mtime);
 	e = pfs_src_open(im->source, o->platform, o->log, &im->src);
 	if (e)
 		return e;

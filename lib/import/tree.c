@@ -284,6 +284,17 @@ static struct pfs_tnode *new_node(struct pfs_itree *t, uint16_t kind)
 	return n;
 }
 
+/* What the tar does not say: none (a reader shows a time of its own),
+ * unless every inode gets one time. */
+static void no_mtime(const struct pfs_itree *t, struct pfs_minode *m)
+{
+	m->has_mtime = false;
+	m->mtime_sec = 0;
+	m->mtime_nsec = 0;
+	if (t->mtime.mode == PFS_MTIME_FIXED)
+		pfs_mtime_apply(&t->mtime, m, 0, 0);
+}
+
 /* A directory umoci makes for a parent the layer did not list. */
 static struct pfs_tnode *implicit_dir(struct pfs_itree *t, uint32_t layer)
 {
@@ -292,6 +303,7 @@ static struct pfs_tnode *implicit_dir(struct pfs_itree *t, uint32_t layer)
 	if (d) {
 		d->bn.m.perm = 0755;
 		d->stamp = layer;
+		no_mtime(t, &d->bn.m);
 	}
 	return d;
 }
@@ -445,10 +457,12 @@ static int set_meta(struct pfs_itree *t, struct pfs_tnode *n,
 		m->major = ma;
 		m->minor = mi;
 	}
-	m->has_mtime = archive_entry_mtime_is_set(ae);
-	m->mtime_sec = m->has_mtime ? (int64_t)archive_entry_mtime(ae) : 0;
-	m->mtime_nsec = m->has_mtime ?
-			(uint32_t)archive_entry_mtime_nsec(ae) % 1000000000u : 0;
+	if (archive_entry_mtime_is_set(ae))
+		pfs_mtime_apply(&t->mtime, m, (int64_t)archive_entry_mtime(ae),
+				(uint32_t)archive_entry_mtime_nsec(ae) %
+				1000000000u);
+	else
+		no_mtime(t, m);
 	free(m->target);
 	m->target = NULL;
 	m->target_len = 0;
@@ -706,6 +720,10 @@ int pfs_itree_new(const struct pfs_itree_opts *o, struct pfs_itree **out)
 		return -ENOMEM;
 	t->log = o->log;
 	t->max_entries = o->max_entries ? o->max_entries : PFS_IMPORT_MAX_ENTRIES;
+	if (o->mtime)
+		t->mtime = *o->mtime;
+	else
+		t->mtime.mode = PFS_MTIME_SOURCE;
 	t->seed = pfs_random_seed();
 	t->root = new_node(t, PFS_KIND_DIR);
 	if (!t->root || grow_buckets(t)) {
@@ -714,6 +732,7 @@ int pfs_itree_new(const struct pfs_itree_opts *o, struct pfs_itree **out)
 	}
 	/* umoci's rootfs directory, until a layer says otherwise. */
 	t->root->bn.m.perm = 0755;
+	no_mtime(t, &t->root->bn.m);
 	t->root->nnames = 1;
 	*out = t;
 	return 0;

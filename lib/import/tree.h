@@ -58,6 +58,8 @@ struct pfs_itree;
 struct pfs_itree_opts {
 	const struct pfs_log *log;
 	uint64_t max_entries;		/* 0: PFS_IMPORT_MAX_ENTRIES */
+	/* The mtimes made of the headers' (NULL: theirs, as they are). */
+	const struct pfs_mtime_policy *mtime;
 };
 
 int pfs_itree_new(const struct pfs_itree_opts *o, struct pfs_itree **out);

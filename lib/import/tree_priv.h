@@ -20,6 +20,7 @@ struct pfs_tname {
 
 struct pfs_itree {
 	const struct pfs_log *log;
+	struct pfs_mtime_policy mtime;
 	uint64_t max_entries, entries;
 	struct pfs_tnode *root;
 	struct pfs_tnode **nodes;
