@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/puzzlefs_fs.h"
+#include "store/oci.h"
 #include "util.h"
 #include "cli.h"
 
@@ -90,7 +91,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "cb:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': bo.compress = true; break;
-		case 'b': bo.base_tag = optarg; break;
+		case 'b':
+			if (!pfs_tag_valid(optarg))
+				return cli_bad_tag(cli, optarg);
+			bo.base_tag = optarg;
+			break;
 		case 'L':
 			if ((e = number(cli, optarg, -7, 22, &v)))
 				return e;
