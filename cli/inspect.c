@@ -332,8 +332,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 	if (e) {
 		cli_err(cli, "%s:%s: %s: %s", dir, tag, path, strerror(-e));
 		ls.err = 1;
-	} else if ((ls.rec || total) && S_ISDIR(a.mode) &&
-		   pfs_image_check(ls.img)) {
+	} else if ((ls.rec || total) && pfs_image_check(ls.img)) {
 		/* A walk of a malformed tree: refused, as extract does. */
 		ls.err = 1;
 	} else if (total) {
