@@ -494,7 +494,26 @@ int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 	return 0;
 }
 
-int pfs_oci_index_find(struct pfs_oci *oci, const uint8_t *data, size_t len,
+int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
+		       struct pfs_desc *manifest)
+{
+	json_t *ent;
+	size_t i;
+
+	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
+		const char *t = pfs_oci_entry_tag(ent);
+
+		if (t && !strcmp(t, tag)) {
+			char what[300];
+
+			snprintf(what, sizeof(what), "index.json: tag '%s'", tag);
+			return pfs_oci_parse_desc(oci, ent, what, manifest);
+		}
+	}
+	return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, tag);
+}
+
+int pfs_oci_index_lookup(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		       const char *tag, struct pfs_desc *manifest)
 {
 	struct find_arg f = { oci, tag, manifest, 0 };
@@ -520,7 +539,7 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 	e = index_read(oci, &data, &len);
 	if (e)
 		return e;
-	e = pfs_oci_index_find(oci, data, len, tag, manifest);
+	e = pfs_oci_index_lookup(oci, data, len, tag, manifest);
 	free(data);
 	return e;
 }

@@ -92,10 +92,12 @@ int pfs_oci_index_scan(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		       pfs_index_fn fn, void *arg, json_t **rest);
 /* The tag an index entry carries (its ref.name annotation), or NULL. */
 const char *pfs_oci_entry_tag(json_t *ent);
-/* The manifest descriptor @tag names in index.json's bytes (-ENOENT:
- * none). */
-int pfs_oci_index_find(struct pfs_oci *oci, const uint8_t *data, size_t len,
-		       const char *tag, struct pfs_desc *manifest);
+/* The manifest descriptor @tag names in a parsed index (-ENOENT: none). */
+int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
+		       struct pfs_desc *manifest);
+/* The same in index.json's bytes, read as a stream (pfs_oci_index_scan). */
+int pfs_oci_index_lookup(struct pfs_oci *oci, const uint8_t *data,
+			 size_t len, const char *tag, struct pfs_desc *manifest);
 /* A descriptor's sha256 digest and size; errors name @what. */
 int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 		       struct pfs_desc *out);

@@ -30,12 +30,11 @@ static int messages(const struct pfs_oci *oci)
 	return *(int *)oci->log->arg;
 }
 
-/* The tag as a tree of the whole index finds it: the first entry. */
+/* The tag as a tree of the whole index finds it (pfs_oci_index_find). */
 static int tree_find(struct pfs_oci *oci, const uint8_t *data, size_t size,
 		     const char *tag, struct pfs_desc *d)
 {
-	json_t *index, *ent;
-	size_t i;
+	json_t *index;
 	int e;
 
 	e = pfs_oci_index_parse(oci, data, size, &index);
@@ -43,15 +42,7 @@ static int tree_find(struct pfs_oci *oci, const uint8_t *data, size_t size,
 		return e;
 	if (!json_is_array(json_object_get(index, "manifests")))
 		abort();
-	e = -ENOENT;
-	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
-		const char *t = pfs_oci_entry_tag(ent);
-
-		if (t && !strcmp(t, tag)) {
-			e = pfs_oci_parse_desc(oci, ent, "tag", d);
-			break;
-		}
-	}
+	e = pfs_oci_index_find(oci, index, tag, d);
 	json_decref(index);
 	return e;
 }
@@ -65,8 +56,8 @@ static void index_twice(struct pfs_oci *oci, const uint8_t *data, size_t size)
 
 	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
 		int before = messages(oci);
-		int ea = pfs_oci_index_find(oci, data, size, tags[i], &a);
-		int eb = pfs_oci_index_find(oci, data, size, tags[i], &b);
+		int ea = pfs_oci_index_lookup(oci, data, size, tags[i], &a);
+		int eb = pfs_oci_index_lookup(oci, data, size, tags[i], &b);
 		int ec = tree_find(oci, data, size, tags[i], &c);
 
 		if (ea != eb || (!ea && memcmp(&a, &b, sizeof(a))))
