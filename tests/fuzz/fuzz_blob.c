@@ -9,18 +9,15 @@
  * a chunk's size; what is read must be what each frame decodes to on its
  * own, and the cache must let go of what it decoded.
  */
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../../core/puzzlefs_fs.h"
 #include "../../core/seektable.h"
 #include "read/blob.h"
 #include "seekable.h"
+#include "fuzz_ocidir.h"
 
 #define READ_MAX (8u << 20)	/* content read at most per input */
 #define PIECE 65536
@@ -31,30 +28,11 @@ static char dir[64];
 static struct pfs_oci *oci;
 static ZSTD_DCtx *dctx;
 
-static void quiet(void *arg, int level, const char *msg)
-{
-	(void)arg;
-	(void)level;
-	if (!*msg)
-		abort();
-}
-
-static const struct pfs_log log_quiet = { quiet, NULL };
+static const struct pfs_log log_quiet = { fuzz_quiet, NULL };
 
 static void setup(void)
 {
-	char path[128];
-
-	snprintf(dir, sizeof(dir), "%s", "/dev/shm/pfs-fuzz-blob-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "%s", "/tmp/pfs-fuzz-blob-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
-	snprintf(path, sizeof(path), "%s/blobs", dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
-	mkdir(path, 0755);
+	fuzz_oci_dir(dir, "blob");
 	if (pfs_oci_open(dir, false, &log_quiet, &oci))
 		abort();
 	dctx = ZSTD_createDCtx();
@@ -141,24 +119,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pfs_blob_cache *bc;
 	uint8_t digest[PFS_DIGEST_SIZE];
-	char hex[2 * PFS_DIGEST_SIZE + 1], path[256];
-	int fd;
+	char hex[2 * PFS_DIGEST_SIZE + 1];
 
 	if (!dir[0])
 		setup();
-	pfs_sha256(data, size, digest);
-	pfs_hex(digest, PFS_DIGEST_SIZE, hex);
-	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, hex);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || pfs_write_full(fd, data, size))
+	fuzz_put_blob(dir, data, size, hex);
+	if (pfs_unhex(hex, digest, PFS_DIGEST_SIZE))
 		abort();
-	close(fd);
 	/* A cache far smaller than a frame can be. */
 	if (pfs_blob_cache_new(oci, &log_quiet, 64 * 1024, NULL, &bc))
 		abort();
 	read_all(bc, digest, true, data, size);
 	read_all(bc, digest, false, data, size);
 	pfs_blob_cache_free(bc);
-	unlink(path);
+	fuzz_drop_blob(dir, hex);
 	return 0;
 }

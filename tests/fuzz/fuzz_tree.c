@@ -10,7 +10,6 @@
  * meets a directory twice or too deep.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "read/tree.h"
 #include "tools/dump.h"
 #include "util.h"
+#include "fuzz_ocidir.h"
 
 #define STEPS 20000		/* entries visited at most per input */
 #define DUMP_MAX 65536
@@ -29,63 +29,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
-
-static void quiet(void *arg, int level, const char *msg)
-{
-	(void)arg;
-	(void)level;
-	if (!*msg)
-		abort();		/* a message says what is wrong */
-}
-
-static void put(const char *name, const void *p, size_t n)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || pfs_write_full(fd, p, n))
-		abort();
-	close(fd);
-}
-
-static void drop_blob(const char *hex)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/blobs/sha256/%s", dir, hex);
-	unlink(path);
-}
-
-/* Store @p as a blob: its name in @hex. */
-static void put_blob(const void *p, size_t n, char *hex)
-{
-	uint8_t d[PFS_DIGEST_SIZE];
-	char name[128];
-
-	pfs_sha256(p, n, d);
-	pfs_hex(d, PFS_DIGEST_SIZE, hex);
-	snprintf(name, sizeof(name), "blobs/sha256/%s", hex);
-	put(name, p, n);
-}
-
-static void setup(void)
-{
-	char path[128];
-
-	snprintf(dir, sizeof(dir), "%s", "/dev/shm/pfs-fuzz-tree-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "%s", "/tmp/pfs-fuzz-tree-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
-	snprintf(path, sizeof(path), "%s/blobs", dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
-	mkdir(path, 0755);
-	put("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
-}
 
 static void walk(struct pfs_image *img, bool shape_ok)
 {
@@ -120,7 +63,7 @@ static void walk(struct pfs_image *img, bool shape_ok)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pfs_log log = { quiet, NULL };
+	struct pfs_log log = { fuzz_quiet, NULL };
 	struct pfs_image_opts io = { .log = &log, .readahead = -1,
 				     .cache_bytes = 1 << 20 };
 	char rootfs[65], man[65], json[1024];
@@ -132,21 +75,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int n;
 
 	if (!dir[0])
-		setup();
-	put_blob(data, size, rootfs);
+		fuzz_oci_dir(dir, "tree");
+	fuzz_put_blob(dir, data, size, rootfs);
 	n = snprintf(json, sizeof(json),
 		     "{\"config\":{\"digest\":\"sha256:" PFS_EMPTY_DIGEST "\","
 		     "\"mediaType\":\"" PFS_MEDIA_EMPTY "\",\"size\":2},"
 		     "\"layers\":[{\"digest\":\"sha256:%s\",\"mediaType\":\""
 		     PFS_MEDIA_ROOTFS "\",\"size\":%zu}],\"schemaVersion\":2}",
 		     rootfs, size);
-	put_blob(json, (size_t)n, man);
+	fuzz_put_blob(dir, json, (size_t)n, man);
 	n = snprintf(json, sizeof(json),
 		     "{\"manifests\":[{\"annotations\":{\"" PFS_ANNOT_REFNAME
 		     "\":\"t\"},\"digest\":\"sha256:%s\",\"mediaType\":\""
 		     PFS_MEDIA_MANIFEST "\",\"size\":%d}],\"schemaVersion\":2}",
 		     man, n);
-	put("index.json", json, (size_t)n);
+	fuzz_put(dir, "index.json", json, (size_t)n);
 	if (pfs_image_open(dir, "t", &io, &img) == 0) {
 		shape_ok = pfs_image_check(img) == 0;
 		walk(img, shape_ok);
@@ -160,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		pfs_image_close(img);
 	}
-	drop_blob(rootfs);
-	drop_blob(man);
+	fuzz_drop_blob(dir, rootfs);
+	fuzz_drop_blob(dir, man);
 	return 0;
 }

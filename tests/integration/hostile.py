@@ -113,6 +113,21 @@ def image(path, tag, layers, chunks=()):
     return oci
 
 
+def missing_chunk_image(pfs, base):
+    """An image (tag t) of one file /f of 100,000 bytes whose one chunk
+    blob is gone: (its Oci, the digest)."""
+    src = os.path.join(base, "src")
+    os.makedirs(src)
+    with open(os.path.join(src, "f"), "wb") as f:
+        f.write(b"x" * 100000)
+    oci = ocidir.Oci(os.path.join(base, "oci"))
+    pfs.build(src, f"{oci.path}:t")
+    (layer,) = oci.chunk_layers("t")
+    d = layer["digest"].split(":")[1]
+    os.unlink(oci.blob_path(d))
+    return oci, d
+
+
 # ---- seekable zstd --------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)

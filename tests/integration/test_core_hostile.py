@@ -420,14 +420,7 @@ def test_no_devices_as_root(pfs, tmp_path):
 def test_missing_chunk_cat(pfs, tmp_path):
     """A missing chunk blob is an I/O error of the read (not 'No such
     file', which is what a mount then said of the file itself)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "f").write_bytes(b"x" * 100000)
-    oci = ocidir.Oci(tmp_path / "oci")
-    pfs.build(src, f"{oci.path}:t")
-    (layer,) = oci.chunk_layers("t")
-    d = layer["digest"].split(":")[1]
-    os.unlink(oci.blob_path(d))
+    oci, d = hostile.missing_chunk_image(pfs, tmp_path)
     run(pfs, "cat", f"{oci.path}:t", "/f", status=1,
         names=[d, "/f: Input/output error"])
 

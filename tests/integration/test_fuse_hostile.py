@@ -117,13 +117,7 @@ def test_big_blob_daemon(mounts, bombs, tmp_path):
 def test_missing_chunk_eio(pfs, mounts, tmp_path):
     """A missing chunk blob fails the read with EIO, as documented (it
     was ENOENT: 'No such file' of a file that is there)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "f").write_bytes(b"x" * 100000)
-    oci = ocidir.Oci(tmp_path / "oci")
-    pfs.build(src, f"{oci.path}:t")
-    (layer,) = oci.chunk_layers("t")
-    os.unlink(oci.blob_path(layer["digest"].split(":")[1]))
+    oci, _ = hostile.missing_chunk_image(pfs, tmp_path)
     mnt = mkdir(tmp_path / "mnt")
     mounts.mount(f"{oci.path}:t", mnt)
     assert os.path.getsize(os.path.join(mnt, "f")) == 100000
