@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -24,11 +26,18 @@ static const char usage[] =
 	"                           base's with -b; 4096 gives the reference's\n"
 	"                           bytes; 256K, one frame per chunk, the\n"
 	"                           smallest images)\n"
+	"      --mtime SECONDS|none|source\n"
+	"                           store SECONDS (since the epoch) as every\n"
+	"                           inode's mtime, none (as the reference), or\n"
+	"                           the source's (the default; with -b, only\n"
+	"                           if the base has mtimes)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
 	"      --json               print the tag, the manifest digest and\n"
 	"                           counts (files, bytes, chunks, blobs,\n"
 	"                           repeats) as JSON\n"
-	"  -h, --help               this help\n";
+	"  -h, --help               this help\n\n"
+	"SOURCE_DATE_EPOCH (seconds since the epoch), when set, is the latest\n"
+	"mtime stored: later ones become it.\n";
 
 static void progress(void *arg, uint64_t files, uint64_t bytes)
 {
@@ -67,6 +76,49 @@ static int number(const struct cli *cli, const char *arg, long min, long max,
 	return 0;
 }
 
+/* Whole seconds since the epoch, as SOURCE_DATE_EPOCH and --mtime give
+ * them (reproducible-builds.org: an integer, nothing else). */
+static int seconds(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || !(isdigit((unsigned char)*s) || *s == '-'))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int mtime_arg(const struct cli *cli, const char *arg,
+		     struct pfs_build_opts *bo)
+{
+	if (!strcmp(arg, "none"))
+		bo->mtime = PFS_MTIME_NONE;
+	else if (!strcmp(arg, "source"))
+		bo->mtime = PFS_MTIME_SOURCE;
+	else if (!seconds(arg, &bo->mtime_fixed))
+		bo->mtime = PFS_MTIME_FIXED;
+	else
+		return cli_usage_err(cli, "--mtime '%s': expected seconds since the epoch, none or source",
+				     arg);
+	return 0;
+}
+
+static int source_date_epoch(const struct cli *cli, struct pfs_build_opts *bo)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+
+	if (!v || !*v)
+		return 0;
+	if (seconds(v, &bo->mtime_clamp))
+		return cli_usage_err(cli, "SOURCE_DATE_EPOCH '%s': expected seconds since the epoch",
+				     v);
+	bo->clamp_mtime = true;
+	return 0;
+}
+
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -75,6 +127,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		{ "zstd-level", required_argument, NULL, 'L' },
 		{ "frame-size", required_argument, NULL, 'F' },
 		{ "threads", required_argument, NULL, 'j' },
+		{ "mtime", required_argument, NULL, 'M' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -113,6 +166,10 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 				return e;
 			bo.threads = (unsigned)v;
 			break;
+		case 'M':
+			if ((e = mtime_arg(cli, optarg, &bo)))
+				return e;
+			break;
 		case 'J': cli->json = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: return cli_usage_err(cli, "bad option");
@@ -120,6 +177,8 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc - 2)
 		return cli_usage_err(cli, "expected ROOTFS OCI_DIR:TAG");
+	if ((e = source_date_epoch(cli, &bo)))
+		return e;
 	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
 		return e;
 	if (tty) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "read/tree.h"
@@ -116,14 +117,16 @@ static const char ls_usage[] =
 	"Usage: puzzlefs ls [-l] [-R] [--total] [--json] OCI_DIR:TAG [PATH]\n\n"
 	"List the entries of directory PATH (default /) of an image, or PATH\n"
 	"itself when it is not a directory.\n\n"
-	"  -l, --long        type, permissions, links, owner, size, target\n"
+	"  -l, --long        type, permissions, links, owner, size, mtime (UTC;\n"
+	"                    '-' if the image has none), target\n"
 	"  -R, --recursive   list subdirectories too, with paths\n"
 	"  --total           instead, what extract writes for PATH: entries,\n"
 	"                    regular files (hard links once) and their bytes\n"
 	"  --json            one JSON object per entry (path, ino, type, mode,\n"
-	"                    uid, gid, nlink, size, rdev, target), as an array;\n"
-	"                    names that are not UTF-8 come as path_hex, target_hex;\n"
-	"                    with --total {path, entries, files, bytes}\n";
+	"                    uid, gid, nlink, size, rdev, target, mtime and\n"
+	"                    mtime_nsec), as an array; names that are not\n"
+	"                    UTF-8 come as path_hex, target_hex; with --total\n"
+	"                    {path, entries, files, bytes}\n";
 
 static void mode_string(uint32_t mode, char *s)
 {
@@ -171,10 +174,26 @@ static void set_name(json_t *o, const char *key, const char *s, size_t len)
 	free(hex);
 }
 
+/* "YYYY-MM-DD HH:MM:SS" in UTC (an image shows the same anywhere), or
+ * "-" in as many columns. */
+static void mtime_string(const struct pfs_attr *a, char *s, size_t size)
+{
+	time_t t = (time_t)a->mtime_sec;
+	struct tm tm;
+
+	if (a->has_mtime && t == a->mtime_sec && gmtime_r(&t, &tm) &&
+	    strftime(s, size, "%Y-%m-%d %H:%M:%S", &tm))
+		return;
+	if (a->has_mtime)
+		snprintf(s, size, "%19lld", (long long)a->mtime_sec);
+	else
+		snprintf(s, size, "%-19s", "-");
+}
+
 static void ls_print(struct ls *ls, const char *path, const char *shown,
 		     const struct pfs_attr *a)
 {
-	char target[4097] = "", mode[11];
+	char target[4097] = "", mode[11], when[64];
 	ssize_t n = 0;
 
 	if (S_ISLNK(a->mode)) {
@@ -203,6 +222,12 @@ static void ls_print(struct ls *ls, const char *path, const char *shown,
 		if (S_ISCHR(a->mode) || S_ISBLK(a->mode))
 			json_object_set_new(o, "rdev", json_pack("[I,I]",
 				(json_int_t)a->rdev_major, (json_int_t)a->rdev_minor));
+		if (a->has_mtime) {
+			json_object_set_new(o, "mtime",
+					    json_integer(a->mtime_sec));
+			json_object_set_new(o, "mtime_nsec",
+					    json_integer(a->mtime_nsec));
+		}
 		json_array_append_new(ls->arr, o);
 		return;
 	}
@@ -211,13 +236,14 @@ static void ls_print(struct ls *ls, const char *path, const char *shown,
 		return;
 	}
 	mode_string(a->mode, mode);
+	mtime_string(a, when, sizeof(when));
 	if (S_ISCHR(a->mode) || S_ISBLK(a->mode))
-		printf("%s %3u %5u %5u %4llu, %4llu %s", mode, a->nlink, a->uid,
-		       a->gid, (unsigned long long)a->rdev_major,
-		       (unsigned long long)a->rdev_minor, shown);
+		printf("%s %3u %5u %5u %4llu, %4llu %s %s", mode, a->nlink,
+		       a->uid, a->gid, (unsigned long long)a->rdev_major,
+		       (unsigned long long)a->rdev_minor, when, shown);
 	else
-		printf("%s %3u %5u %5u %10llu %s", mode, a->nlink, a->uid,
-		       a->gid, (unsigned long long)a->size, shown);
+		printf("%s %3u %5u %5u %10llu %s %s", mode, a->nlink, a->uid,
+		       a->gid, (unsigned long long)a->size, when, shown);
 	if (S_ISLNK(a->mode))
 		printf(" -> %s", target);
 	putchar('\n');

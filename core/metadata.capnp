@@ -1,6 +1,10 @@
 # PuzzleFS rootfs metadata (manifest version 3), wire-compatible with the
 # reference's schema: same file id, names and ordinals, hence the same
-# type ids and field positions.  Used by the tests with `capnp convert`.
+# type ids and field positions, plus the fields of ours that the
+# reference's readers skip (Inode.mtime, Inode.mtimeNsec: Cap'n Proto
+# readers take structs longer than their schema's).  Used by the tests with
+# `capnp convert`; tests/fixtures/reference-metadata.capnp is the
+# reference's schema alone.
 @0x84ae5e6e88b7cbb7;
 
 struct Chr {
@@ -61,6 +65,12 @@ struct Inode {
   gid @11 :UInt32;
   permissions @12 :UInt16;
   additional @13 :InodeAdditional;
+  # Ours, after the reference's fields (older readers skip them): the
+  # modification time, seconds and nanoseconds since the epoch.  An inode
+  # whose data section ends before them has no mtime; so has one whose
+  # mtimeNsec is 10^9 or more (writers put 0xffffffff there).
+  mtime @14 :Int64;
+  mtimeNsec @15 :UInt32;
 }
 
 struct InodeVector {

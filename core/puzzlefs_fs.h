@@ -33,7 +33,7 @@
 /* InodeVector: 0 data bytes, 1 pointer. */
 #define PFS_IVEC_INODES_PTR 0
 
-/* Inode: 24 data bytes, 2 pointers. */
+/* Inode: 24 data bytes, 2 pointers (the reference's). */
 #define PFS_INODE_DATA_BYTES 24
 #define PFS_INODE_PTRS 2
 #define PFS_INODE_INO_OFF 0
@@ -41,6 +41,18 @@
 #define PFS_INODE_PERM_OFF 10		/* u16 */
 #define PFS_INODE_UID_OFF 12		/* u32 */
 #define PFS_INODE_GID_OFF 16		/* u32 */
+/*
+ * Ours: Inode.mtime (s64 seconds) and Inode.mtimeNsec (u32) make the data
+ * section 32 bytes.  An inode of fewer has no mtime (the reference's), nor
+ * has one whose nanoseconds are PFS_NSEC_PER_SEC or more: writers put
+ * PFS_MTIME_NONE_NSEC there for an inode without one in a layer of inodes
+ * with one (every inode of a list has the same size).
+ */
+#define PFS_INODE_MTIME_DATA_BYTES 32
+#define PFS_INODE_MTIME_NSEC_OFF 20	/* u32 */
+#define PFS_INODE_MTIME_OFF 24		/* s64 */
+#define PFS_NSEC_PER_SEC 1000000000u
+#define PFS_MTIME_NONE_NSEC 0xffffffffu
 #define PFS_INODE_PAYLOAD_PTR 0		/* Chr, Dir, Blk or List(FileChunk) */
 #define PFS_INODE_ADDITIONAL_PTR 1
 

@@ -277,6 +277,23 @@ void pfs_rootfs_init_index(struct pfs_rootfs *r, struct pfs_ino_ref *index)
 	r->nindex = n;
 }
 
+/* Ours: an mtime when the data section holds one (the reference's inodes
+ * end before it) and its nanoseconds are valid (not the "none" marker). */
+static void decode_mtime(const struct pfs_cur *c, const struct pfs_struct *s,
+			 struct pfs_inode *out)
+{
+	u32 nsec;
+
+	if (s->data_len < PFS_INODE_MTIME_DATA_BYTES)
+		return;
+	nsec = pfs_u32(c, s, PFS_INODE_MTIME_NSEC_OFF);
+	if (nsec >= PFS_NSEC_PER_SEC)
+		return;
+	out->has_mtime = true;
+	out->mtime_sec = (s64)pfs_u64(c, s, PFS_INODE_MTIME_OFF);
+	out->mtime_nsec = nsec;
+}
+
 static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 			u32 layer, u32 index, const struct pfs_struct *s,
 			struct pfs_inode *out)
@@ -292,6 +309,7 @@ static int decode_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	out->perm = pfs_u16(c, s, PFS_INODE_PERM_OFF) & 07777;
 	out->uid = pfs_u32(c, s, PFS_INODE_UID_OFF);
 	out->gid = pfs_u32(c, s, PFS_INODE_GID_OFF);
+	decode_mtime(c, s, out);
 	switch (out->kind) {
 	case PFS_KIND_CHR:
 	case PFS_KIND_BLK:

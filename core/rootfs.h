@@ -70,6 +70,9 @@ struct pfs_inode {
 	u16 perm;			/* permission bits incl. suid/sgid/sticky */
 	u32 uid, gid;
 	u64 major, minor;		/* chr, blk */
+	bool has_mtime;			/* ours: see PFS_INODE_MTIME_DATA_BYTES */
+	s64 mtime_sec;
+	u32 mtime_nsec;			/* < PFS_NSEC_PER_SEC */
 	struct pfs_list list;		/* dir: entries, file: chunks */
 	bool look_below;		/* dir */
 	u8 order;			/* dir: enum pfs_dir_order */

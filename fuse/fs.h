@@ -38,7 +38,7 @@ enum pfs_fs_state { PFS_FS_WAITING, PFS_FS_READY, PFS_FS_ENDED };
 struct pfs_fs {
 	struct pfs_image *img;
 	const struct pfs_log *log;
-	struct timespec stamp;		/* every inode's a/m/ctime */
+	struct timespec stamp;		/* a/m/ctime of inodes without an mtime */
 	bool rdonly;			/* mounted MS_RDONLY */
 	/* Set by init: the kernel serves open/opendir without asking us. */
 	bool no_open, no_opendir;

@@ -71,6 +71,13 @@ static void to_stat(const struct pfs_fs *fs, const struct pfs_attr *a,
 	st->st_blocks = (blkcnt_t)a->blocks;
 	st->st_blksize = 4096;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->stamp;
+	/* The image keeps one time, the mtime: shown as atime and ctime too,
+	 * as squashfs and erofs do (an image never changes). */
+	if (a->has_mtime) {
+		st->st_mtim.tv_sec = (time_t)a->mtime_sec;
+		st->st_mtim.tv_nsec = (long)a->mtime_nsec;
+		st->st_atim = st->st_ctim = st->st_mtim;
+	}
 }
 
 static void to_entry(const struct pfs_fs *fs, const struct pfs_attr *a,
@@ -620,7 +627,8 @@ void pfs_fs_init(struct pfs_fs *fs, struct pfs_image *img,
 	fs->img = img;
 	fs->log = log;
 	fs->rdonly = rdonly;
-	/* The format stores no times: one per mount, whole seconds. */
+	/* Inodes without an mtime (the reference's images): one time for
+	 * the whole mount, whole seconds. */
 	clock_gettime(CLOCK_REALTIME, &fs->stamp);
 	fs->stamp.tv_nsec = 0;
 	pfs_parents_init(&fs->parents);

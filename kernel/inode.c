@@ -43,8 +43,15 @@ static int fill_inode(struct inode *inode, const struct pfs_inode *known)
 	i_uid_write(inode, pi->uid);
 	i_gid_write(inode, pi->gid);
 	set_nlink(inode, nlink);
-	/* The format stores no times: every inode shows the epoch. */
-	inode->i_atime = inode->i_mtime = inode->i_ctime = (struct timespec64){};
+	/* The image keeps one time, the mtime, shown as atime and ctime too
+	 * (as squashfs and erofs do); an inode without (the reference's
+	 * images) shows the epoch. */
+	inode->i_mtime = (struct timespec64){};
+	if (pi->has_mtime) {
+		inode->i_mtime.tv_sec = pi->mtime_sec;
+		inode->i_mtime.tv_nsec = pi->mtime_nsec;
+	}
+	inode->i_atime = inode->i_ctime = inode->i_mtime;
 
 	switch (pi->kind) {
 	case PFS_KIND_DIR:

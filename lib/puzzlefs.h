@@ -28,6 +28,15 @@ struct pfs_log {
 
 /* ---- building ----------------------------------------------------------- */
 
+enum pfs_mtime_mode {
+	/* The source's, or none in a delta whose base has none (so that
+	 * unchanged inodes stay unchanged). */
+	PFS_MTIME_DEFAULT,
+	PFS_MTIME_SOURCE,		/* the source's */
+	PFS_MTIME_FIXED,		/* mtime_fixed on every inode */
+	PFS_MTIME_NONE,			/* none, as the reference writes */
+};
+
 struct pfs_build_opts {
 	const struct pfs_log *log;
 	bool compress;			/* seekable zstd chunks (build -c) */
@@ -40,6 +49,12 @@ struct pfs_build_opts {
 	void (*progress)(void *arg, uint64_t files, uint64_t bytes);
 	void *progress_arg;
 	struct pfs_build_stats *stats;	/* filled on success (may be NULL) */
+	/* The mtimes stored (build --mtime); later ones than mtime_clamp
+	 * become it when clamp_mtime is set (SOURCE_DATE_EPOCH). */
+	enum pfs_mtime_mode mtime;
+	int64_t mtime_fixed;		/* PFS_MTIME_FIXED */
+	bool clamp_mtime;
+	int64_t mtime_clamp;
 };
 
 struct pfs_build_stats {
@@ -87,6 +102,11 @@ struct pfs_attr {
 	uint64_t size;			/* files; symlink target length; dirs: entries */
 	uint64_t blocks;		/* 512-byte units */
 	uint64_t rdev_major, rdev_minor;
+	/* Images without (the reference's) have none: readers show a time
+	 * of their own. */
+	bool has_mtime;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
 };
 
 struct pfs_dirent_info {

@@ -1010,6 +1010,9 @@ void pfs_image_attr(struct pfs_image *img, const struct pfs_cinode *ci,
 	a->uid = in->uid;
 	a->gid = in->gid;
 	a->nlink = links ? links : in->kind == PFS_KIND_DIR ? 2 : 1;
+	a->has_mtime = in->has_mtime;
+	a->mtime_sec = in->mtime_sec;
+	a->mtime_nsec = in->mtime_nsec;
 	switch (in->kind) {
 	case PFS_KIND_FILE:
 		a->size = ci->size;

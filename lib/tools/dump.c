@@ -48,6 +48,10 @@ static json_t *dump_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	json_t *a;
 	u32 i;
 
+	if (in->has_mtime) {
+		json_object_set_new(o, "mtime", json_integer(in->mtime_sec));
+		json_object_set_new(o, "mtimeNsec", json_integer(in->mtime_nsec));
+	}
 	if (in->kind == PFS_KIND_CHR || in->kind == PFS_KIND_BLK) {
 		json_object_set_new(o, "major", json_integer((json_int_t)in->major));
 		json_object_set_new(o, "minor", json_integer((json_int_t)in->minor));

@@ -6,7 +6,8 @@
  * write outside the destination.  A directory gets its owner, xattrs and
  * mode only after its children exist (a 0555 directory still gets its
  * contents).  Every inode's owner goes first, then its xattrs, then its
- * mode: chown clears setuid/setgid and security.capability.
+ * mode (chown clears setuid/setgid and security.capability), then its
+ * mtime (a directory's once its entries are made, as they change it).
  *
  * What can fail for a whole image (the image, its tree's shape, its size)
  * is checked before the destination is touched.  After that, an entry
@@ -111,10 +112,32 @@ static mode_t perm_of(const struct extractor *x, const struct pfs_cinode *ci)
 				    ci->in.perm;
 }
 
+/* The image's mtime (as atime too), on @fd itself when @name is NULL;
+ * last, since writing contents or entries would change it. */
+static void set_times(struct extractor *x, int fd, const char *name,
+		      const struct pfs_cinode *ci)
+{
+	struct timespec ts[2];
+
+	if (!ci->in.has_mtime)
+		return;
+	ts[0].tv_sec = (time_t)ci->in.mtime_sec;
+	ts[0].tv_nsec = (long)ci->in.mtime_nsec;
+	if (ts[0].tv_sec != ci->in.mtime_sec) {
+		failed(x, EOVERFLOW, "mtime");
+		return;
+	}
+	ts[1] = ts[0];
+	if (name ? utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW) :
+		   futimens(fd, ts))
+		failed(x, errno, "set mtime");
+}
+
 /*
- * Owner, xattrs, then mode (chown clears setuid/setgid bits and
- * security.capability), of @fd itself when @name is NULL, else of
- * @name in @fd (xattrs through @proc then).  Symlinks have no mode.
+ * Owner, xattrs, mode (chown clears setuid/setgid bits and
+ * security.capability), then mtime, of @fd itself when @name is NULL,
+ * else of @name in @fd (xattrs through @proc then).  Symlinks have no
+ * mode.
  */
 static void set_meta(struct extractor *x, int fd, const char *name,
 		     const char *proc, const struct pfs_cinode *ci)
@@ -129,6 +152,7 @@ static void set_meta(struct extractor *x, int fd, const char *name,
 	if (mode && (name ? fchmodat(fd, name, perm_of(x, ci), 0) :
 			    fchmod(fd, perm_of(x, ci))))
 		failed(x, errno, "chmod");
+	set_times(x, fd, name, ci);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)

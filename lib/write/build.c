@@ -786,6 +786,9 @@ static int inode_to_model(struct pfs_cur *c, const struct pfs_rootfs *r,
 	m->gid = in->gid;
 	m->major = in->major;
 	m->minor = in->minor;
+	m->has_mtime = in->has_mtime;
+	m->mtime_sec = in->mtime_sec;
+	m->mtime_nsec = in->mtime_nsec;
 	m->look_below = in->look_below;
 	m->has_additional = in->has_additional;
 	for (i = 0; !e && in->kind == PFS_KIND_DIR && i < in->list.count; i++) {
@@ -1086,6 +1089,58 @@ static uint32_t base_frame(struct pfs_oci *oci, const struct pfs_image *base)
 	return single > BUILD_FRAME ? PFS_CDC_MAX : 0;
 }
 
+/* ---- mtimes ------------------------------------------------------------ */
+
+void pfs_mtime_apply(const struct pfs_mtime_policy *p, struct pfs_minode *m,
+		     int64_t sec, uint32_t nsec)
+{
+	m->has_mtime = p->mode != PFS_MTIME_NONE;
+	m->mtime_sec = m->has_mtime ? sec : 0;
+	m->mtime_nsec = m->has_mtime ? nsec : 0;
+	if (p->mode == PFS_MTIME_FIXED) {
+		m->mtime_sec = p->fixed;
+		m->mtime_nsec = 0;
+	}
+	/* SOURCE_DATE_EPOCH: times later than it become it. */
+	if (m->has_mtime && p->clamp &&
+	    (m->mtime_sec > p->clamp_to ||
+	     (m->mtime_sec == p->clamp_to && m->mtime_nsec))) {
+		m->mtime_sec = p->clamp_to;
+		m->mtime_nsec = 0;
+	}
+}
+
+/*
+ * By default a delta stores mtimes if its base does (its root has one):
+ * on a base without (the reference's, or --mtime none), mtimes would make
+ * every inode differ from the base's, and the delta the whole tree.
+ */
+static int mtime_policy(const struct pfs_build_opts *o, struct pfs_image *base,
+			struct pfs_mtime_policy *p)
+{
+	struct pfs_cinode root;
+	int e;
+
+	p->mode = o->mtime;
+	p->fixed = o->mtime_fixed;
+	p->clamp = o->clamp_mtime;
+	p->clamp_to = o->mtime_clamp;
+	if ((unsigned)p->mode > PFS_MTIME_NONE)
+		return pfs_errf(o->log, EINVAL, "unknown mtime mode %d",
+				(int)p->mode);
+	if (p->mode != PFS_MTIME_DEFAULT)
+		return 0;
+	p->mode = PFS_MTIME_SOURCE;
+	if (!base)
+		return 0;
+	e = pfs_image_inode(base, PFS_ROOT_INO, &root);
+	if (e)
+		return e;
+	if (!root.in.has_mtime)
+		p->mode = PFS_MTIME_NONE;
+	return 0;
+}
+
 static int builder_init(struct pfs_builder *b, const struct pfs_build_opts *o,
 			struct pfs_oci *oci)
 {
@@ -1169,6 +1224,8 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 			nlayers += base->rfs.nlayers;
 		}
 	}
+	if (!e)
+		e = mtime_policy(opts, base, &w.mtime);
 	if (!e && base && opts->compress && !opts->zstd_frame) {
 		own = *opts;
 		own.zstd_frame = base_frame(oci, base);

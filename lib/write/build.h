@@ -39,8 +39,22 @@ int pfs_build_commit(struct pfs_builder *b, size_t n);
 int pfs_build_file_end(struct pfs_builder *b, struct pfs_bnode *n);
 void pfs_build_progress(struct pfs_builder *b, uint64_t bytes);
 
+/* The mtimes a build stores, resolved from pfs_build_opts: mode is never
+ * PFS_MTIME_DEFAULT. */
+struct pfs_mtime_policy {
+	enum pfs_mtime_mode mode;
+	int64_t fixed;
+	bool clamp;
+	int64_t clamp_to;
+};
+
+/* Give @m the mtime @p makes of the source's @sec.@nsec. */
+void pfs_mtime_apply(const struct pfs_mtime_policy *p, struct pfs_minode *m,
+		     int64_t sec, uint32_t nsec);
+
 struct pfs_walk {
 	struct pfs_builder *b;
+	struct pfs_mtime_policy mtime;
 	const struct pfs_log *log;
 	struct pfs_image *base;		/* delta builds */
 	uint64_t next_ino;

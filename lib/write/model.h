@@ -32,6 +32,9 @@ struct pfs_minode {
 	uint64_t ino;
 	uint16_t kind, perm;
 	uint32_t uid, gid;
+	int64_t mtime_sec;		/* with has_mtime */
+	uint32_t mtime_nsec;
+	bool has_mtime;
 	uint64_t major, minor;
 	bool look_below;
 	struct pfs_mdirent *ents;

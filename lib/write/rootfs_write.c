@@ -155,11 +155,27 @@ static void new_digest(struct cb *c, size_t at, const uint8_t *digest)
 		c->err = -ENOMEM;
 }
 
-#define INODE_DW (PFS_INODE_DATA_BYTES / 8)
-
-static void encode_payload(struct cb *c, size_t in, const struct pfs_minode *m)
+/*
+ * An inode list has one struct size: the reference's 24 data bytes, or 32
+ * with our mtime fields when any inode of the layer has an mtime (an
+ * inode without one then says so with PFS_MTIME_NONE_NSEC).  Layers of
+ * inodes without mtimes are the bytes they always were, and a delta's
+ * copied base layers keep their size.
+ */
+static uint16_t layer_dw(const struct pfs_mlayer *l)
 {
-	size_t p = in + INODE_DW + PFS_INODE_PAYLOAD_PTR, s, e;
+	size_t i;
+
+	for (i = 0; i < l->count; i++)
+		if (l->inodes[i].has_mtime)
+			return PFS_INODE_MTIME_DATA_BYTES / 8;
+	return PFS_INODE_DATA_BYTES / 8;
+}
+
+static void encode_payload(struct cb *c, size_t in, uint16_t dw,
+			   const struct pfs_minode *m)
+{
+	size_t p = in + dw + PFS_INODE_PAYLOAD_PTR, s, e;
 	uint32_t i;
 
 	switch (m->kind) {
@@ -199,20 +215,33 @@ static void encode_payload(struct cb *c, size_t in, const struct pfs_minode *m)
 	}
 }
 
-static void encode_inode(struct cb *c, size_t in, const struct pfs_minode *m)
+static void encode_mtime(struct cb *c, size_t in, const struct pfs_minode *m)
+{
+	if (!m->has_mtime) {
+		put32(c, in, PFS_INODE_MTIME_NSEC_OFF, PFS_MTIME_NONE_NSEC);
+		return;
+	}
+	put64(c, in, PFS_INODE_MTIME_OFF, (uint64_t)m->mtime_sec);
+	put32(c, in, PFS_INODE_MTIME_NSEC_OFF, m->mtime_nsec);
+}
+
+static void encode_inode(struct cb *c, size_t in, uint16_t dw,
+			 const struct pfs_minode *m)
 {
 	size_t a, x;
 	uint32_t i;
 
 	put64(c, in, PFS_INODE_INO_OFF, m->ino);
 	put16(c, in, PFS_INODE_MODE_OFF, m->kind);
-	encode_payload(c, in, m);
+	encode_payload(c, in, dw, m);
 	put32(c, in, PFS_INODE_UID_OFF, m->uid);
 	put32(c, in, PFS_INODE_GID_OFF, m->gid);
 	put16(c, in, PFS_INODE_PERM_OFF, m->perm);
+	if (dw * 8 >= PFS_INODE_MTIME_DATA_BYTES)
+		encode_mtime(c, in, m);
 	if (!m->has_additional)
 		return;
-	a = new_struct(c, in + INODE_DW + PFS_INODE_ADDITIONAL_PTR, 0, 2);
+	a = new_struct(c, in + dw + PFS_INODE_ADDITIONAL_PTR, 0, 2);
 	x = new_struct_list(c, a + PFS_ADDL_XATTRS_PTR, m->nxattrs, 0, 2);
 	for (i = 0; i < m->nxattrs; i++, x += 2) {
 		new_data(c, x + PFS_XATTR_VAL_PTR, m->xattrs[i].val,
@@ -230,6 +259,7 @@ int pfs_rootfs_encode(const struct pfs_mlayer *layers, size_t nlayers,
 {
 	struct cb c = { .digests = { .digest = digest_at } };
 	size_t root, rootfs, l, i, iv, in, v;
+	uint16_t dw;
 	uint8_t hdr[8] = { 0 };
 
 	if (nlayers > UINT32_MAX || nverity > UINT32_MAX)
@@ -241,15 +271,16 @@ int pfs_rootfs_encode(const struct pfs_mlayer *layers, size_t nlayers,
 	iv = new_struct_list(&c, rootfs + 1 + PFS_ROOTFS_METADATAS_PTR,
 			     (uint32_t)nlayers, 0, 1);
 	for (l = 0; l < nlayers; l++, iv++) {
-		if (layers[l].count > UINT32_MAX / 5) {
+		dw = layer_dw(&layers[l]);
+		if (layers[l].count > UINT32_MAX / (dw + PFS_INODE_PTRS)) {
 			c.err = -EFBIG;
 			break;
 		}
 		in = new_struct_list(&c, iv + PFS_IVEC_INODES_PTR,
-				     (uint32_t)layers[l].count, INODE_DW,
+				     (uint32_t)layers[l].count, dw,
 				     PFS_INODE_PTRS);
 		for (i = 0; i < layers[l].count; i++)
-			encode_inode(&c, in + i * (INODE_DW + PFS_INODE_PTRS),
+			encode_inode(&c, in + i * (dw + PFS_INODE_PTRS), dw,
 				     &layers[l].inodes[i]);
 	}
 	v = new_struct_list(&c, rootfs + 1 + PFS_ROOTFS_VERITY_PTR,

@@ -209,6 +209,8 @@ static int fill_meta(struct walker *k, int dirfd, const char *name,
 	m->perm = st->st_mode & 07777;
 	m->uid = st->st_uid;
 	m->gid = st->st_gid;
+	pfs_mtime_apply(&k->w->mtime, m, st->st_mtim.tv_sec,
+			(uint32_t)st->st_mtim.tv_nsec);
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		m->major = major(st->st_rdev);
 		m->minor = minor(st->st_rdev);
@@ -476,7 +478,8 @@ static bool same_bytes(const uint8_t *a, uint32_t al, const uint8_t *b,
 	return al == bl && (!al || !memcmp(a, b, al));
 }
 
-/* Delta: metadata identical to the base inode's (entries and data aside). */
+/* Delta: metadata identical to the base inode's (entries and data aside;
+ * the mtime included, so an inode touched since goes into the delta). */
 static bool same_meta(struct walker *k, const struct pfs_minode *m,
 		      const struct pfs_cinode *base)
 {
@@ -489,7 +492,10 @@ static bool same_meta(struct walker *k, const struct pfs_minode *m,
 	u32 i;
 
 	if (m->kind != in->kind || m->perm != in->perm || m->uid != in->uid ||
-	    m->gid != in->gid || m->major != in->major ||
+	    m->gid != in->gid || m->has_mtime != in->has_mtime ||
+	    (m->has_mtime && (m->mtime_sec != in->mtime_sec ||
+			      m->mtime_nsec != in->mtime_nsec)) ||
+	    m->major != in->major ||
 	    m->minor != in->minor || m->nxattrs != in->xattrs.count ||
 	    (m->kind == PFS_KIND_LNK &&
 	     !same_bytes(m->target, m->target_len, in->target, in->target_len)))

@@ -5,8 +5,10 @@ tree after a build):
     tests/fuzz/make-corpus.py build/puzzlefs
 
 corpus/rootfs: our rootfs blobs of small trees (every inode type, xattrs, a
-delta with whiteouts), the same re-segmented with far and double-far
-pointers, and the Rust reference's multi-segment rootfs blobs.
+delta with whiteouts; without mtimes, the reference's 24-byte inodes, and
+with: 32-byte ones, a delta's whiteouts marked as having none, a layer of
+each size), the same re-segmented with far and double-far pointers, and the
+Rust reference's multi-segment rootfs blobs.
 corpus/seektable: our seekable zstd blobs, one with per-frame checksums,
 one of empty content, and one written by the reference.
 corpus/oci: index.json and image manifests, ours and the reference's, and
@@ -76,13 +78,17 @@ def main(exe, only):
         oci = ocidir.Oci(os.path.join(tmp, "oci"))
         run = lambda *a: subprocess.run([exe, *a], check=True,  # noqa: E731
                                         capture_output=True)
-        run("build", "-c", src, f"{oci.path}:a")
+        run("build", "-c", "--mtime", "none", src, f"{oci.path}:a")
+        run("build", "-c", src, f"{oci.path}:mtime")
         shutil.rmtree(os.path.join(src, "d", "e"))
         os.unlink(os.path.join(src, "fifo"))
         with open(os.path.join(src, "new"), "wb") as f:
             f.write(b"new file\n")
         run("build", "-c", "-b", "a", src, f"{oci.path}:b")
-        for tag in ("a", "b"):
+        run("build", "-c", "-b", "mtime", src, f"{oci.path}:mtime-delta")
+        run("build", "-c", "-b", "mtime", "--mtime", "none", src,
+            f"{oci.path}:mtime-mixed")
+        for tag in ("a", "b", "mtime", "mtime-delta", "mtime-mixed"):
             save("rootfs", f"ours-{tag}", oci.rootfs(tag))
             save("tree", f"ours-{tag}", oci.rootfs(tag))
         hostile_trees = {

@@ -48,8 +48,8 @@ class Puzzlefs:
         assert out.startswith("puzzlefs image manifest digest: "), out
         return out.split()[-1]
 
-    def listing(self, path, nlink=False):
-        return tree.listing(self.treelist, path, nlink)
+    def listing(self, path, nlink=False, mtime=False):
+        return tree.listing(self.treelist, path, nlink, mtime)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Acceptance 2: the corner-case tree survives build and extract, with and
 without -c: types, modes, owners, sizes, contents, symlink targets, device
-numbers, xattrs of every namespace, hard-link groups and link counts.
-The tests run as root (devices, foreign owners, trusted.* xattrs)."""
+numbers, xattrs of every namespace, hard-link groups, link counts and
+mtimes (to the nanosecond, directories' too).  The tests run as root (devices, foreign owners, trusted.* xattrs)."""
 import json
 import os
 import shutil
@@ -26,8 +26,8 @@ def image(request, pfs, corner_tree, tmp_path_factory):
 def test_extract_identical(pfs, corner_tree, image, tmp_path):
     out = tmp_path / "out"
     pfs.run("extract", image, out)
-    tree.compare(pfs.listing(corner_tree, nlink=True),
-                 pfs.listing(out, nlink=True))
+    tree.compare(pfs.listing(corner_tree, nlink=True, mtime=True),
+                 pfs.listing(out, nlink=True, mtime=True))
     # Holes stay holes: the 8 MiB file has 18 bytes of data.
     st = os.stat(out / "sparse")
     assert st.st_size == 8 << 20 and st.st_blocks * 512 < 1 << 20
@@ -35,7 +35,7 @@ def test_extract_identical(pfs, corner_tree, image, tmp_path):
 
 def test_reader_view(pfs, corner_tree, image):
     """What `ls -R --json` and `cat` show is the source tree."""
-    src = pfs.listing(corner_tree)
+    src = pfs.listing(corner_tree, mtime=True)
     entries = json.loads(pfs.run("ls", "-R", "--json", image).stdout)
     seen = set()
     for e in entries:
@@ -49,6 +49,7 @@ def test_reader_view(pfs, corner_tree, image):
         assert e["type"] == want["type"], path
         assert oct(e["mode"]) == want["mode"], path
         assert (e["uid"], e["gid"]) == (want["uid"], want["gid"]), path
+        assert f"{e['mtime']}.{e['mtime_nsec']:09d}" == want["mtime"], path
         if e["type"] == "-":
             assert e["size"] == want["size"], path
         if e["type"] == "l":
@@ -84,7 +85,8 @@ def test_extract_unprivileged(pfs, corner_tree, image, nobody_tmp):
     assert r.returncode == 1, r.stderr
     assert b"trusted.secret: Operation not permitted" in r.stderr
     assert b"dev/null" not in r.stderr
-    src, got = pfs.listing(corner_tree), pfs.listing(out)
+    src = pfs.listing(corner_tree, mtime=True)
+    got = pfs.listing(out, mtime=True)
     for path, want in src.items():
         if want["type"] in "cb":
             assert path not in got

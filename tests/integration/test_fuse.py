@@ -159,10 +159,12 @@ def mkdir(path):
 
 @pytest.fixture(scope="session")
 def corner_images(pfs, corner_tree, tmp_path_factory):
-    """The corner tree built plain (tag plain), with -c (tag zstd) and
-    with -c and one frame per chunk (tag zstd-whole)."""
+    """The corner tree built plain (tag plain), with -c (tag zstd), with
+    -c and one frame per chunk (tag zstd-whole), and without mtimes (tag
+    none)."""
     oci = os.fspath(tmp_path_factory.mktemp("fuse-corner") / "oci")
     pfs.build(corner_tree, f"{oci}:plain")
+    pfs.build(corner_tree, f"{oci}:none", "--mtime", "none")
     pfs.build(corner_tree, f"{oci}:zstd", "-c")
     pfs.build(corner_tree, f"{oci}:zstd-whole", "-c", "--frame-size", "256K")
     return oci
@@ -196,8 +198,8 @@ def drop_cache(fd):
 def test_corner_tree(pfs, mounts, corner_tree, corner_images, tmp_path, tag):
     mnt = mkdir(tmp_path / "mnt")
     mounts.mount(f"{corner_images}:{tag}", mnt)
-    want = pfs.listing(corner_tree, nlink=True)
-    got = pfs.listing(mnt, nlink=True)
+    want = pfs.listing(corner_tree, nlink=True, mtime=True)
+    got = pfs.listing(mnt, nlink=True, mtime=True)
     tree.compare(want, got)
     # Hard links are one inode: the same st_ino everywhere.
     inos = {os.lstat(os.path.join(mnt, p)).st_ino
@@ -206,25 +208,31 @@ def test_corner_tree(pfs, mounts, corner_tree, corner_images, tmp_path, tag):
 
 
 def test_semantics(pfs, mounts, corner_images, tmp_path):
-    """st_ino is the puzzlefs inode (root 1), one timestamp for the whole
-    mount, blksize 4096, blocks, sizes of symlinks and directories."""
+    """st_ino is the puzzlefs inode (root 1), the mtime as atime and ctime
+    too, one timestamp for the whole mount of an image without mtimes,
+    blksize 4096, blocks, sizes of symlinks and directories."""
+    none = mkdir(tmp_path / "none")
+    mounts.mount(f"{corner_images}:none", none)
     ref = f"{corner_images}:plain"
     mnt = mkdir(tmp_path / "mnt")
     mounts.mount(ref, mnt)
     assert os.stat(mnt).st_ino == 1
     entries = {e["path"]: e for e in json.loads(
         pfs.run("ls", "-R", "--json", ref).stdout) if "path" in e}
-    times = set()
+    stamps = set()
     for path, e in entries.items():
         st = os.lstat(mnt + path)
         assert st.st_ino == e["ino"], path
         assert st.st_blksize == 4096, path
-        times.add((st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns))
+        assert st.st_mtime_ns == e["mtime"] * 10**9 + e["mtime_nsec"], path
+        assert st.st_atime_ns == st.st_ctime_ns == st.st_mtime_ns, path
+        st = os.lstat(none + path)
+        stamps.add((st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns))
         if stat.S_ISREG(st.st_mode):
             assert st.st_blocks == (st.st_size + 511) // 512, path
         if stat.S_ISLNK(st.st_mode):
             assert st.st_size == len(os.readlink(mnt + path)), path
-    assert len(times) == 1 and len(set(times.pop())) == 1
+    assert len(stamps) == 1 and len(set(stamps.pop())) == 1
     assert os.stat(mnt + "/wide").st_size == 3000
     assert os.stat(mnt + "/empty-dir").st_size == 0
     # Reads at and past the end, and a read of a directory.

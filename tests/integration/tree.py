@@ -1,7 +1,8 @@
 """Test trees and tree comparison shared by the integration tests.
 
 make_corner_tree() builds the corner-case tree of the core issue: every
-inode type and the edge cases a container filesystem must carry exactly.
+inode type and the edge cases a container filesystem must carry exactly;
+make_mtime_tree() a small one of every type with mtimes of its own.
 listing() runs tests/tools/treelist and compare() diffs two listings.
 """
 import json
@@ -13,6 +14,7 @@ import subprocess
 
 KIB = 1024
 MIB = 1024 * KIB
+_NS = 10**9
 # Sizes at and around the 4 KiB frame and the 16/64/256 KiB FastCDC limits.
 BOUNDARY_SIZES = [n + d for n in (4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB)
                   for d in (-1, 0, 1)]
@@ -142,9 +144,49 @@ def next_generation(root, g):
            0o600 if g % 2 else 0o644)
 
 
-def listing(treelist, path, nlink=False):
+def make_mtime_tree(root):
+    """Every inode type with a distinct mtime of its own: nanoseconds,
+    before the epoch, past 2038; directories set last (entries made in them
+    change theirs)."""
+    j = os.path.join
+    os.makedirs(j(root, "dir", "sub"))
+    os.mkdir(j(root, "empty"))
+    times = {
+        "dir/file": 1_600_000_000 * _NS + 123_456_789,
+        "dir/sub/old": -86_400 * 365 * _NS + 500_000_000,
+        "dir/sub/future": 2**33 * _NS + 1,
+        "hard1": 1_500_000_000 * _NS + 999_999_999,
+        "link": 1_400_000_000 * _NS + 1,
+        "dangling": 1_300_000_000 * _NS + 2,
+        "fifo": 1_200_000_000 * _NS + 3,
+        "null": 1_100_000_000 * _NS + 4,
+        "sock": 1_000_000_000 * _NS + 5,
+        "zero": 0,
+        "dir/sub": 1_700_000_000 * _NS + 6,
+        "dir": 1_700_000_001 * _NS + 7,
+        "empty": 1_700_000_002 * _NS + 8,
+        ".": 1_700_000_003 * _NS + 9,
+    }
+    for name in ("dir/file", "dir/sub/old", "dir/sub/future", "hard1", "zero"):
+        with open(j(root, name), "w") as f:
+            f.write(f"{name}\n")
+    os.link(j(root, "hard1"), j(root, "dir", "hard2"))
+    os.symlink("dir/file", j(root, "link"))
+    os.symlink("nowhere", j(root, "dangling"))
+    os.mkfifo(j(root, "fifo"))
+    os.mknod(j(root, "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(j(root, "sock"))
+    s.close()
+    for name, ns in times.items():
+        os.utime(j(root, name), ns=(ns, ns), follow_symlinks=False)
+    return times
+
+
+def listing(treelist, path, nlink=False, mtime=False):
     """Canonical listing of a tree (all xattr namespaces), keyed by path."""
-    cmd = [treelist, "--all-xattrs"] + (["--nlink"] if nlink else []) + [path]
+    cmd = [treelist, "--all-xattrs"] + (["--nlink"] if nlink else []) + \
+        (["--mtime"] if mtime else []) + [path]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
     return {e["path"]: e for e in json.loads(out)}
 

@@ -5,6 +5,7 @@ prepare() fills a staging directory that becomes the guest's data disk:
   img/corner   corner-case tree (tests/integration/tree.py), tags plain, zstd
   img/delta    tags a (tree A) and b, b-zstd (tree B built with -b a / -b a-zstd)
   img/vt       small tree for the fs-verity checks (tag t)
+  img/mtime    tree.make_mtime_tree: mtimes of every inode type (tag t)
   ref/         the Rust reference's demo images (tags v0, v0-zstd, v1, v1-zstd)
   corrupt/     damaged images, one directory per case, and corrupt/cases
   expect/*.list  regular files of a tree as "sha256 size hexpath" (readers)
@@ -466,7 +467,7 @@ def prepare(stage, pfs, treelist, tmp):
     meta["CORNER_ZSTD"] = manifest_of(oci, "zstd")
     meta["CORNER_ZSTD_WHOLE"] = manifest_of(oci, "zstd-whole")
     meta["CORNER_PLAIN_ROOTFS"] = rootfs_of(oci, "plain")
-    expected["corner"] = tree.listing(treelist, corner, nlink=True)
+    expected["corner"] = tree.listing(treelist, corner, nlink=True, mtime=True)
     files_list(corner, os.path.join(exp, "corner.list"))
 
     a, b = make_delta_trees(os.path.join(tmp, "delta"))
@@ -477,8 +478,8 @@ def prepare(stage, pfs, treelist, tmp):
     build(pfs, b, oci, "b-zstd", "-c", "-b", "a-zstd")
     for t in ("a", "b", "a-zstd", "b-zstd"):
         meta[f"DELTA_{t.replace('-', '_').upper()}"] = manifest_of(oci, t)
-    expected["delta-a"] = tree.listing(treelist, a, nlink=True)
-    expected["delta-b"] = tree.listing(treelist, b, nlink=True)
+    expected["delta-a"] = tree.listing(treelist, a, nlink=True, mtime=True)
+    expected["delta-b"] = tree.listing(treelist, b, nlink=True, mtime=True)
     # Thirteen layers: above PFS_LAYERS_SCAN, inodes are found by index.
     chain = os.path.join(tmp, "chain")
     shutil.copytree(b, chain, symlinks=True)
@@ -488,7 +489,7 @@ def prepare(stage, pfs, treelist, tmp):
         tree.next_generation(chain, g)
         build(pfs, chain, oci, f"g{g:02d}", "-c", "-b", f"g{g - 1:02d}")
     meta["CHAIN"] = manifest_of(oci, "g12")
-    expected["chain"] = tree.listing(treelist, chain, nlink=True)
+    expected["chain"] = tree.listing(treelist, chain, nlink=True, mtime=True)
     # A crafted lookBelow directory (no writer sets the flag).
     msrc = os.path.join(tmp, "merged-src")
     crafted.make_merged_tree(msrc)
@@ -520,6 +521,14 @@ def prepare(stage, pfs, treelist, tmp):
         with open(os.path.join(REFERENCE, f"{v}.listing.json")) as f:
             expected[f"ref-{v}"] = {e["path"]: e for e in json.load(f)}
 
+    # Mtimes of every inode type: nanoseconds, before 1970, after 2038.
+    mt = os.path.join(tmp, "mtime")
+    tree.make_mtime_tree(mt)
+    oci = os.path.join(img, "mtime")
+    build(pfs, mt, oci, "t")
+    meta["MTIME"] = manifest_of(oci, "t")
+    expected["mtime"] = tree.listing(treelist, mt, nlink=True, mtime=True)
+
     vt = os.path.join(tmp, "vt")
     make_small_tree(vt, 5)
     oci = os.path.join(img, "vt")
@@ -527,7 +536,7 @@ def prepare(stage, pfs, treelist, tmp):
     meta["VT_MANIFEST"] = manifest_of(oci, "t")
     path, chunk, other = private_chunk(pfs, oci, "t")
     meta["VT_FILE"], meta["VT_CHUNK"], meta["VT_OTHER"] = path, chunk, other
-    expected["vt"] = tree.listing(treelist, vt, nlink=True)
+    expected["vt"] = tree.listing(treelist, vt, nlink=True, mtime=True)
 
     cases = make_corrupt(pfs, stage, tmp)
     with open(os.path.join(stage, "meta.sh"), "w") as f:

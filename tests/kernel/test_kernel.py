@@ -64,6 +64,7 @@ LISTINGS = [
     ("delta_a_zstd", "delta-a-zstd", "delta-a", ()),
     ("delta_b_zstd", "delta-b-zstd", "delta-b", ()),
     ("delta_chain", "chain", "chain", ()),
+    ("mtime_tree", "mtime", "mtime", ()),
     ("merged", "merged", "merged", ()),
     ("runs", "runs", "runs", ()),
     ("ref_v0", "ref-v0", "ref-v0", ()),
@@ -79,7 +80,8 @@ LISTINGS = [
                          ids=[x[0] for x in LISTINGS])
 def test_mounted_tree(guest, check, listing, expected, ignore):
     """The mounted image equals its source: type, mode, owner, size,
-    sha256, symlink target, rdev, xattrs, hard-link groups (and nlink)."""
+    sha256, symlink target, rdev, xattrs, hard-link groups (and nlink, and
+    mtimes where the image has them)."""
     status(guest, check)
     got = guest.listing(listing)
     assert got is not None, f"the guest wrote no {listing}.json"

@@ -11,6 +11,7 @@
  *
  *   --all-xattrs   every namespace, not only user.*
  *   --nlink        add "nlink" (link count) to every entry
+ *   --mtime        add "mtime" ("SECONDS.NANOSECONDS") to every entry
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,7 +34,7 @@ struct entry {
 
 static struct entry *ents;
 static size_t nents, cap;
-static bool all_xattrs, with_nlink;
+static bool all_xattrs, with_nlink, with_mtime;
 static int status;
 
 static __attribute__((noreturn)) void die(const char *what)
@@ -233,6 +234,11 @@ static void add(const char *full, const char *rel, const struct stat *st)
 			 (unsigned long)st->st_nlink);
 		puts_(&o, num);
 	}
+	if (with_mtime) {
+		snprintf(num, sizeof(num), ", \"mtime\": \"%lld.%09ld\"",
+			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+		puts_(&o, num);
+	}
 	if (S_ISREG(st->st_mode)) {
 		snprintf(num, sizeof(num), ", \"size\": %lld",
 			 (long long)st->st_size);
@@ -315,11 +321,13 @@ int main(int argc, char **argv)
 			all_xattrs = true;
 		else if (!strcmp(argv[a], "--nlink"))
 			with_nlink = true;
+		else if (!strcmp(argv[a], "--mtime"))
+			with_mtime = true;
 		else
 			root = argv[a];
 	}
 	if (!root) {
-		fprintf(stderr, "usage: treelist [--all-xattrs] [--nlink] DIR\n");
+		fprintf(stderr, "usage: treelist [--all-xattrs] [--nlink] [--mtime] DIR\n");
 		return 2;
 	}
 	if (lstat(root, &st))

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Drive the whole rootfs decoder over a buffer: open, every layer, every
- * inode, entry, chunk and xattr, lookups, directory iteration and
- * fs-verity data.  Used by the unit tests on mutated messages and by the
+ * inode (its mtime checked), entry, chunk and xattr, lookups, directory
+ * iteration and fs-verity data.  Used by the unit tests on mutated messages and by the
  * fuzz target; whatever the input, this must not crash, hang or read out
  * of bounds.
  */
@@ -101,6 +101,10 @@ static inline int exercise_rootfs(const uint8_t *data, size_t len)
 			pfs_cur_init(&c, &r.msg);
 			if (pfs_layer_inode(&c, &r, l, i, &in))
 				continue;
+			/* Readers hand the mtime to the VFS as it is: only a
+			 * valid one may come out. */
+			if (in.has_mtime && in.mtime_nsec >= PFS_NSEC_PER_SEC)
+				abort();
 			pfs_file_size(&c, &r, &in, &size);
 			for (j = 0; j < in.list.count && j < 10000; j++) {
 				if (in.kind == PFS_KIND_DIR)

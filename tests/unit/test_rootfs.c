@@ -459,9 +459,97 @@ static void merged_dir(void)
 	pfs_buf_free(&out);
 }
 
+/* The list of layer @l, and inode @ino of it. */
+static void layer_inode(const struct pfs_rootfs *r, u32 l, u64 ino,
+			struct pfs_inode *in)
+{
+	struct pfs_cur c;
+	u32 i;
+
+	pfs_cur_init(&c, &r->msg);
+	for (i = 0; i < r->layers[l].inodes.count; i++)
+		if (pfs_layer_inode(&c, r, l, i, in) == 0 && in->ino == ino)
+			return;
+	CHECK(!"inode in layer");
+}
+
+/*
+ * Mtimes (ours): a layer with one has 32-byte inodes, those without one
+ * carry the "none" nanoseconds; a layer without any is the reference's 24
+ * bytes, whatever the unused fields hold.
+ */
+static void mtimes(void)
+{
+	struct pfs_mlayer l[3], bare[3];
+	struct pfs_mverity v;
+	struct pfs_buf out = { 0 }, plain = { 0 }, none = { 0 };
+	struct pfs_rootfs r = { 0 };
+	struct pfs_layer layers[3];
+	struct pfs_inode in;
+	u64 seg[2];
+	uint8_t *p;
+	size_t i, at;
+
+	memset(l, 0, sizeof(l));
+	memset(bare, 0, sizeof(bare));
+	make_model(l, &v);
+	make_model(bare, &v);
+	CHECK(pfs_rootfs_encode(bare, 3, &v, 1, &plain) == 0);
+	/* Unused fields of inodes without an mtime change nothing. */
+	bare[1].inodes[0].mtime_sec = 12345;
+	bare[1].inodes[0].mtime_nsec = 6;
+	CHECK(pfs_rootfs_encode(bare, 3, &v, 1, &none) == 0);
+	CHECK(none.len == plain.len && !memcmp(none.data, plain.data, plain.len));
+	l[0].inodes[0].has_mtime = true;
+	l[0].inodes[0].mtime_sec = INT64_MIN;
+	l[0].inodes[0].mtime_nsec = 999999999;
+	l[0].inodes[2].has_mtime = true;
+	l[0].inodes[2].mtime_sec = 1700000000;
+	CHECK(pfs_rootfs_encode(l, 3, &v, 1, &out) == 0);
+	/* Four inodes of 8 more bytes each. */
+	CHECK_EQ_U64(out.len, plain.len + 4 * 8);
+	check_model(out.data, out.len);
+	CHECK(pfs_rootfs_init(&r, out.data, out.len, seg, 1) == 0 &&
+	      pfs_rootfs_init_layers(&r, layers) == 0);
+	CHECK_EQ_U64(layers[0].inodes.data_len, PFS_INODE_MTIME_DATA_BYTES);
+	CHECK_EQ_U64(layers[1].inodes.data_len, PFS_INODE_DATA_BYTES);
+	layer_inode(&r, 0, 2, &in);
+	CHECK(in.has_mtime && in.mtime_sec == INT64_MIN &&
+	      in.mtime_nsec == 999999999);
+	layer_inode(&r, 0, 4, &in);
+	CHECK(in.has_mtime && in.mtime_sec == 1700000000 && in.mtime_nsec == 0);
+	layer_inode(&r, 0, 3, &in);
+	CHECK(!in.has_mtime && in.mtime_sec == 0);
+	layer_inode(&r, 0, 5, &in);
+	CHECK(!in.has_mtime);
+	layer_inode(&r, 1, 1, &in);
+	CHECK(!in.has_mtime);
+	/* Invalid nanoseconds read as no mtime; 10^9 - 1 is still one. */
+	at = layers[0].inodes.start + PFS_INODE_MTIME_NSEC_OFF;
+	p = out.data + at;
+	CHECK(p[0] == 0xff && p[1] == 0xc9 && p[2] == 0x9a && p[3] == 0x3b);
+	p[0] = 0x00;	/* 10^9 */
+	p[1] = 0xca;
+	layer_inode(&r, 0, 2, &in);
+	CHECK(!in.has_mtime);
+	p[0] = 0xff;
+	p[1] = 0xc9;
+	layer_inode(&r, 0, 2, &in);
+	CHECK(in.has_mtime);
+	hostile(out.data, out.len, 3, 5000);
+	for (i = 0; i < 3; i++) {
+		pfs_mlayer_free(&l[i]);
+		pfs_mlayer_free(&bare[i]);
+	}
+	pfs_buf_free(&out);
+	pfs_buf_free(&plain);
+	pfs_buf_free(&none);
+}
+
 int main(void)
 {
 	roundtrip();
+	mtimes();
 	merged_dir();
 	shared_digests();
 	reference("8c56094777bac29bd35b803bae4083da59623c71b960531299b87a9b27d1b95f",

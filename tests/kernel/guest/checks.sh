@@ -34,7 +34,7 @@ list() {
 mount_list() {	# NAME OCI MANIFEST [extra options]
 	pmount /mnt/p "oci_root_dir=$2,image_manifest=$3${4:+,$4}" ||
 		die "mount failed"
-	list "$1" /mnt/p --all-xattrs --nlink
+	list "$1" /mnt/p --all-xattrs --nlink --mtime
 	r=$?
 	umount /mnt/p || die "umount failed"
 	return $r
@@ -50,7 +50,7 @@ check corner_zstd_whole mount_list corner-zstd-whole $CORNER $CORNER_ZSTD_WHOLE
 rootfs_option() {
 	pmount /mnt/p "oci_root_dir=$CORNER,rootfs=$CORNER_PLAIN_ROOTFS" ||
 		die "mount failed"
-	list corner-rootfs /mnt/p --all-xattrs --nlink
+	list corner-rootfs /mnt/p --all-xattrs --nlink --mtime
 	umount /mnt/p
 }
 check rootfs_option rootfs_option
@@ -106,7 +106,7 @@ kmount() {
 		exit 77
 	}
 	puzzlefs mount --kernel $CORNER:plain /mnt/p || die "puzzlefs mount --kernel failed"
-	list corner-kmount /mnt/p --all-xattrs --nlink
+	list corner-kmount /mnt/p --all-xattrs --nlink --mtime
 	umount /mnt/p
 }
 check kmount kmount
@@ -118,6 +118,8 @@ check delta_a mount_list delta-a /data/img/delta $DELTA_A
 check delta_b_zstd mount_list delta-b-zstd /data/img/delta $DELTA_B_ZSTD
 check delta_a_zstd mount_list delta-a-zstd /data/img/delta $DELTA_A_ZSTD
 check delta_chain mount_list chain /data/img/chain $CHAIN
+# Mtimes (to the nanosecond, before 1970, after 2038) of every inode type.
+check mtime_tree mount_list mtime /data/img/mtime $MTIME
 rootfs_list() {	# NAME: a crafted rootfs of /data/img/NAME, by digest
 	pmount /mnt/p "oci_root_dir=/data/img/$1,rootfs=$2" || die "mount failed"
 	list "$1" /mnt/p --all-xattrs --nlink
@@ -140,8 +142,14 @@ check shared_lists shared_lists
 
 ref_list() {	# NAME MANIFEST: the reference's listings have user xattrs only
 	pmount /mnt/p "oci_root_dir=/data/ref,image_manifest=$2" || die "mount failed"
-	list "$1" /mnt/p
+	list "$1" /mnt/p || { umount /mnt/p; exit 1; }
+	# The reference's images have no mtimes: every inode shows the epoch.
+	$T --mtime /mnt/p > /tmp/ref-times
 	umount /mnt/p
+	n=$(grep -c '"path"' /tmp/ref-times)
+	z=$(grep -c '"mtime": "0.000000000"' /tmp/ref-times)
+	[ "$n" = "$z" ] || die "$((n - z)) of $n inodes not at the epoch"
+	echo "listed $n paths, all at the epoch"
 }
 check ref_v0 ref_list ref-v0 $REF_V0
 check ref_v0_zstd ref_list ref-v0-zstd $REF_V0_ZSTD
@@ -252,7 +260,7 @@ check verity_enable verity_enable
 
 verity_mount() {
 	pmount /mnt/p "$(vopts $VT)" || die "verity mount failed"
-	list vt-verity /mnt/p --all-xattrs --nlink
+	list vt-verity /mnt/p --all-xattrs --nlink --mtime
 	grep " /mnt/p puzzlefs " /proc/mounts | grep -q "verity=$VT_VERITY" ||
 		die "verity not in the options"
 	umount /mnt/p
@@ -322,7 +330,7 @@ fumount() { umount "$1" 2>/dev/null || puzzlefs umount "$1"; }
 fuse_verity_ok() {
 	fuse_ready
 	timeout 60 puzzlefs mount -d $VT_VERITY $VT:t /mnt/f || die "mount -d failed"
-	list vt-fuse /mnt/f --all-xattrs
+	list vt-fuse /mnt/f --all-xattrs --mtime
 	fumount /mnt/f
 }
 check fuse_verity_ok fuse_verity_ok
