@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/puzzlefs_fs.h"
+#include "store/oci.h"
 #include "util.h"
 #include "cli.h"
 
@@ -176,7 +177,11 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "cb:j:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': bo.compress = true; break;
-		case 'b': bo.base_tag = optarg; break;
+		case 'b':
+			if (!pfs_tag_valid(optarg))
+				return cli_bad_tag(cli, optarg);
+			bo.base_tag = optarg;
+			break;
 		case 'M':
 			if ((e = cli_mtime_arg(cli, optarg, &bo.mtime,
 						 &bo.mtime_fixed)))

@@ -31,6 +31,8 @@ int cli_usage_err(const struct cli *cli, const char *fmt, ...)
 /* "OCI_DIR:TAG" split at the last ':'; returns 0 or prints a usage error. */
 int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 		  char **tag);
+/* A usage error for a tag outside PFS_TAG_GRAMMAR (exit status 2). */
+int cli_bad_tag(const struct cli *cli, const char *tag);
 /* Parse a 64-hex-digit digest. */
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out);
 /* Common --help/-h handling: prints @usage and returns true. */

@@ -80,8 +80,11 @@ int cmd_fsck(struct cli *cli, int argc, char **argv)
 static const char dump_usage[] =
 	"Usage: puzzlefs dump OCI_DIR:TAG\n\n"
 	"Print the image's metadata as JSON: the manifest and rootfs digests,\n"
-	"every metadata layer's inodes as stored (top layer first) and\n"
-	"fsVerityData.  Byte strings that are not UTF-8 appear as \"<key>_hex\".\n";
+	"every metadata layer's inodes as stored (top layer first),\n"
+	"fsVerityData, and \"expanded\": what extract writes (entries, regular\n"
+	"files with hard links once, their bytes; null and exit status 1 if the\n"
+	"tree is malformed).  Byte strings that are not UTF-8 appear as\n"
+	"\"<key>_hex\".\n";
 
 int cmd_dump(struct cli *cli, int argc, char **argv)
 {
@@ -107,6 +110,9 @@ int cmd_dump(struct cli *cli, int argc, char **argv)
 	j = pfs_image_dump(img);
 	e = j ? json_dumpf(j, stdout, JSON_INDENT(1)) : -1;
 	putchar('\n');
+	/* Printed all the same, but a malformed tree fails. */
+	if (!e && json_is_null(json_object_get(j, "expanded")))
+		e = 1;
 	json_decref(j);
 	pfs_image_close(img);
 	return e ? 1 : 0;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "read/image.h"
+#include "read/tree.h"
 #include "util.h"
 #include "cli.h"
 
@@ -18,6 +18,57 @@ static const char tags_usage[] =
 	"List the tags of an OCI image directory, in index order.\n\n"
 	"  --json    print a JSON array of {\"tag\", \"manifest\", \"size\"}\n";
 
+struct tags_json {
+	struct pfs_oci *oci;
+	json_t *arr;
+};
+
+/* --json: one pass over index.json, however many tags it has. */
+static int tag_entry(void *arg, json_t *ent, size_t i)
+{
+	struct tags_json *tj = arg;
+	const char *t = pfs_oci_entry_tag(ent);
+	char hex[7 + 2 * PFS_DIGEST_SIZE + 1] = "sha256:", what[64];
+	struct pfs_desc d;
+	int e;
+
+	if (!t)
+		return 0;
+	snprintf(what, sizeof(what), "index.json entry %zu", i);
+	e = pfs_oci_parse_desc(tj->oci, ent, what, &d);
+	if (e)
+		return e;
+	pfs_hex(d.digest, PFS_DIGEST_SIZE, hex + 7);
+	return json_array_append_new(tj->arr, json_pack("{s:s,s:s,s:I}",
+				     "tag", t, "manifest", hex, "size",
+				     (json_int_t)d.size)) ? -ENOMEM : 0;
+}
+
+static int tags_json(struct cli *cli, const char *dir)
+{
+	struct tags_json tj = { NULL, json_array() };
+	uint8_t *data = NULL;
+	size_t len;
+	int e;
+
+	e = pfs_oci_open(dir, false, &cli->log, &tj.oci);
+	if (!e)
+		e = pfs_read_file_at(tj.oci->root_fd, "index.json",
+				     PFS_MAX_JSON, &data, &len);
+	if (e && tj.oci)
+		cli_err(cli, "%s: index.json: %s", dir, strerror(-e));
+	if (!e)
+		e = pfs_oci_index_scan(tj.oci, data, len, tag_entry, &tj, NULL);
+	if (e >= 0) {
+		json_dumpf(tj.arr, stdout, JSON_INDENT(1));
+		putchar('\n');
+	}
+	free(data);
+	json_decref(tj.arr);
+	pfs_oci_close(tj.oci);
+	return e < 0 ? 1 : 0;
+}
+
 int cmd_tags(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -25,10 +76,9 @@ int cmd_tags(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pfs_oci *oci;
-	char **tags;
+	char **tags, *shown;
 	size_t n, i;
-	int c, e;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -39,52 +89,44 @@ int cmd_tags(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage_err(cli, "expected OCI_DIR");
+	if (cli->json)
+		return tags_json(cli, argv[optind]);
 	if (pfs_list_tags(argv[optind], &cli->log, &tags, &n))
 		return 1;
-	if (!cli->json) {
-		for (i = 0; i < n; i++)
+	/* One line a tag: one another tool wrote outside the grammar is
+	 * shown escaped. */
+	for (i = 0; i < n; i++) {
+		if (pfs_tag_valid(tags[i])) {
 			printf("%s\n", tags[i]);
-		pfs_tags_free(tags, n);
-		return 0;
-	}
-	e = pfs_oci_open(argv[optind], false, &cli->log, &oci);
-	if (!e) {
-		json_t *arr = json_array();
-
-		for (i = 0; i < n && !e; i++) {
-			struct pfs_desc d;
-			char hex[7 + 2 * PFS_DIGEST_SIZE + 1] = "sha256:";
-
-			e = pfs_oci_tag_resolve(oci, tags[i], &d);
-			if (e)
-				break;
-			pfs_hex(d.digest, PFS_DIGEST_SIZE, hex + 7);
-			json_array_append_new(arr, json_pack("{s:s,s:s,s:I}",
-				"tag", tags[i], "manifest", hex,
-				"size", (json_int_t)d.size));
+			continue;
 		}
-		if (!e)
-			json_dumpf(arr, stdout, JSON_INDENT(1));
-		if (!e)
-			putchar('\n');
-		json_decref(arr);
-		pfs_oci_close(oci);
+		shown = malloc(4 * strlen(tags[i]) + 8);
+		if (shown) {
+			pfs_printable(tags[i], shown, 4 * strlen(tags[i]) + 8);
+			printf("%s\n", shown);
+			cli_err(cli, "warning: %s: tag '%s' is not a valid tag",
+				argv[optind], shown);
+		}
+		free(shown);
 	}
 	pfs_tags_free(tags, n);
-	return e ? 1 : 0;
+	return 0;
 }
 
 static const char ls_usage[] =
-	"Usage: puzzlefs ls [-l] [-R] [--json] OCI_DIR:TAG [PATH]\n\n"
+	"Usage: puzzlefs ls [-l] [-R] [--total] [--json] OCI_DIR:TAG [PATH]\n\n"
 	"List the entries of directory PATH (default /) of an image, or PATH\n"
 	"itself when it is not a directory.\n\n"
 	"  -l, --long        type, permissions, links, owner, size, mtime (UTC;\n"
 	"                    '-' if the image has none), target\n"
 	"  -R, --recursive   list subdirectories too, with paths\n"
+	"  --total           instead, what extract writes for PATH: entries,\n"
+	"                    regular files (hard links once) and their bytes\n"
 	"  --json            one JSON object per entry (path, ino, type, mode,\n"
 	"                    uid, gid, nlink, size, rdev, target, mtime and\n"
 	"                    mtime_nsec), as an array; names that are not\n"
-	"                    UTF-8 come as path_hex, target_hex\n";
+	"                    UTF-8 come as path_hex, target_hex; with --total\n"
+	"                    {path, entries, files, bytes}\n";
 
 static void mode_string(uint32_t mode, char *s)
 {
@@ -112,21 +154,6 @@ struct ls {
 	json_t *arr;
 	int err;
 };
-
-static char *join(const char *dir, const char *name, size_t len)
-{
-	size_t dl = strlen(dir);
-	char *p = malloc(dl + len + 2);
-
-	if (!p)
-		return NULL;
-	memcpy(p, dir, dl);
-	if (dl && dir[dl - 1] != '/')
-		p[dl++] = '/';
-	memcpy(p + dl, name, len);
-	p[dl + len] = 0;
-	return p;
-}
 
 /* Names are bytes: a string when valid UTF-8, else "<key>_hex" (as dump). */
 static void set_name(json_t *o, const char *key, const char *s, size_t len)
@@ -222,31 +249,68 @@ static void ls_print(struct ls *ls, const char *path, const char *shown,
 	putchar('\n');
 }
 
+/* The entries of directory @ino (PATH), and with -R of every directory
+ * below, depth first: the walk tools share (read/tree.h). */
 static void ls_dir(struct ls *ls, uint64_t ino, const char *path)
 {
-	struct pfs_dirent_info ent;
-	uint64_t pos = 0;
+	struct pfs_tree t;
+	struct pfs_attr a;
 	int e;
 
-	while ((e = pfs_readdir(ls->img, ino, &pos, &ent)) == 1) {
-		struct pfs_attr a;
-		char *p = join(path, ent.name, ent.name_len);
+	e = pfs_tree_init(&t, ls->img, ino, path);
+	while (!e && (e = pfs_tree_next(&t)) != PFS_TREE_END) {
+		if (e == PFS_TREE_LEAVE) {
+			e = 0;
+			continue;
+		}
+		if (e < 0 || (e = pfs_getattr(ls->img, t.ent.ino, &a)))
+			break;
+		ls_print(ls, t.path, ls->rec ? t.path :
+			 t.path + t.path_len - t.ent.name_len, &a);
+		if (ls->rec && S_ISDIR(a.mode)) {
+			e = pfs_tree_enter(&t);
+			if (e == -ELOOP)
+				cli_err(ls->cli, "%s: %s", t.path, t.why);
+		}
+	}
+	if (e < 0) {
+		if (e != -ELOOP)
+			cli_err(ls->cli, "%s: %s", t.path, strerror(-e));
+		ls->err = 1;
+	}
+	pfs_tree_free(&t);
+}
 
-		if (!p || (e = pfs_getattr(ls->img, ent.ino, &a))) {
-			free(p);
+/* --total: what extract writes for PATH. */
+static void ls_total(struct ls *ls, const char *path, const struct pfs_attr *a)
+{
+	struct pfs_tree_size ts = { 0 };
+
+	if (S_ISDIR(a->mode)) {
+		if (pfs_tree_size(ls->img, a->ino, &ts)) {
 			ls->err = 1;
 			return;
 		}
-		ls_print(ls, p, ls->rec ? p : p + strlen(path) +
-			 (path[strlen(path) - 1] != '/'), &a);
-		if (ls->rec && S_ISDIR(a.mode))
-			ls_dir(ls, a.ino, p);
-		free(p);
+	} else {
+		ts.entries = 1;
+		ts.files = S_ISREG(a->mode);
+		ts.bytes = S_ISREG(a->mode) ? a->size : 0;
 	}
-	if (e < 0) {
-		cli_err(ls->cli, "%s: %s", path, strerror(-e));
-		ls->err = 1;
+	if (ls->cli->json) {
+		json_t *o = json_pack("{s:I,s:I,s:I}", "entries",
+				      (json_int_t)ts.entries, "files",
+				      (json_int_t)ts.files, "bytes",
+				      (json_int_t)ts.bytes);
+
+		set_name(o, "path", path, strlen(path));
+		json_dumpf(o, stdout, JSON_INDENT(1));
+		putchar('\n');
+		json_decref(o);
+		return;
 	}
+	printf("%llu entries, %llu files, %llu bytes\n",
+	       (unsigned long long)ts.entries, (unsigned long long)ts.files,
+	       (unsigned long long)ts.bytes);
 }
 
 int cmd_ls(struct cli *cli, int argc, char **argv)
@@ -255,10 +319,12 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		{ "long", no_argument, NULL, 'l' },
 		{ "recursive", no_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "total", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ls ls = { .cli = cli };
+	bool total = false;
 	struct pfs_image_opts io = { .log = &cli->log };
 	const char *path = "/";
 	char *dir, *tag;
@@ -270,6 +336,7 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		case 'l': ls.lng = true; break;
 		case 'R': ls.rec = true; break;
 		case 'j': cli->json = true; break;
+		case 't': total = true; break;
 		case 'h': fputs(ls_usage, stdout); return 0;
 		default: return cli_usage_err(cli, "bad option");
 		}
@@ -285,12 +352,17 @@ int cmd_ls(struct cli *cli, int argc, char **argv)
 		free(tag);
 		return 1;
 	}
-	if (cli->json)
+	if (cli->json && !total)
 		ls.arr = json_array();
 	e = pfs_resolve(ls.img, path, &a);
 	if (e) {
 		cli_err(cli, "%s:%s: %s: %s", dir, tag, path, strerror(-e));
 		ls.err = 1;
+	} else if ((ls.rec || total) && pfs_image_check(ls.img)) {
+		/* A walk of a malformed tree: refused, as extract does. */
+		ls.err = 1;
+	} else if (total) {
+		ls_total(&ls, path, &a);
 	} else if (S_ISDIR(a.mode)) {
 		ls_dir(&ls, a.ino, path);
 	} else {

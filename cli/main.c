@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "store/oci.h"
 #include "util.h"
 #include "cli.h"
 
@@ -74,6 +75,8 @@ int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 
 	if (!colon || colon == arg || !colon[1])
 		return cli_usage_err(cli, "'%s': expected OCI_DIR:TAG", arg);
+	if (!pfs_tag_valid(colon + 1))
+		return cli_bad_tag(cli, colon + 1);
 	*dir = strndup(arg, (size_t)(colon - arg));
 	*tag = strdup(colon + 1);
 	if (!*dir || !*tag) {
@@ -81,6 +84,16 @@ int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 		return 1;
 	}
 	return 0;
+}
+
+int cli_bad_tag(const struct cli *cli, const char *tag)
+{
+	char shown[64];
+
+	pfs_printable(tag, shown, sizeof(shown));
+	return cli_usage_err(cli, "invalid tag '%s': a tag is %s (letters, "
+			     "digits and '_', then also '.' and '-'; at most "
+			     "%d)", shown, PFS_TAG_GRAMMAR, PFS_TAG_MAX);
 }
 
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out)

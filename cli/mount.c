@@ -128,6 +128,11 @@ static int parse_args(struct cli *cli, struct mount_cmd *m, int argc,
 		fputs("Try 'puzzlefs mount --help'.\n", stderr);
 		return EXIT_USAGE;
 	}
+	/* -w | -p: -p is -w with an upper dir of its own. */
+	if ((m->writable || m->mo.writable) && (m->persist || m->mo.persist))
+		return cli_usage_err(cli, "-w (writable) and -p (persist) "
+				     "exclude each other: -p DIR is -w with "
+				     "the changes in DIR");
 	/* The mount(8) spellings of the flags. */
 	m->writable |= m->mo.writable;
 	if (!m->persist)

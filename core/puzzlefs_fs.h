@@ -122,6 +122,21 @@ enum pfs_kind {
 #define PFS_CDC_AVG 65536
 #define PFS_CDC_MAX 262144
 
+/*
+ * A zstd frame of a chunk blob holds part of one chunk (the reference cuts
+ * 4 KiB frames, ours 32 KiB or a whole chunk), so it decompresses to at most
+ * a chunk's size.  A frame announcing more is refused: one frame is decoded
+ * at once, and a crafted frame of 1 GiB of zeros is 34 KB on disk.
+ */
+#define PFS_FRAME_MAX PFS_CDC_MAX
+
+/*
+ * Directories nest at most this deep below the root (the root is depth 0):
+ * build refuses deeper source trees, and readers (extract, the walks of the
+ * tools, FUSE and kernel mounts) refuse images with deeper ones.
+ */
+#define PFS_MAX_DEPTH 4096
+
 /* Reference writer defaults for compressed chunks. */
 #define PFS_ZSTD_LEVEL 3
 #define PFS_ZSTD_FRAME 4096

@@ -40,9 +40,9 @@ int pfs_seektable_parse(const u8 *table, u64 table_len, u64 blob_size,
 	for (i = 0; i < st->nframes; i++) {
 		u32 c = pfs_seek_csize(st, i), d = pfs_seek_dsize(st, i);
 
-		/* The smallest zstd frame is 9 bytes (header + empty block). */
-		if (c < 9 || c > PFS_SEEK_MAX_FRAME_SIZE ||
-		    d > PFS_SEEK_MAX_FRAME_SIZE)
+		/* The smallest zstd frame is 9 bytes (header + empty block);
+		 * no frame of a chunk decompresses to more than a chunk. */
+		if (c < 9 || c > PFS_SEEK_MAX_FRAME_SIZE || d > PFS_FRAME_MAX)
 			return -PFS_ECORRUPT;
 		csum += c;
 		dsum += d;

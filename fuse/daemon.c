@@ -520,18 +520,24 @@ static int run_background(struct daemon *d)
 
 /* ---- entry -------------------------------------------------------------- */
 
-/* A mount without a root directory would only fail later: say it now
- * (this decodes the root and its first entry, nothing more). */
+/*
+ * A mount without a root directory would only fail later: say it now
+ * (this decodes the root and its first entry).  The tree's shape is
+ * decided at mount too, as extract and fsck decide it: an image with a
+ * directory named twice (a cycle, which makes every tree walk endless)
+ * or deeper than PFS_MAX_DEPTH is not mounted (pfs_image_check's walk is
+ * the one the link counts need, made now instead of at the first stat).
+ */
 static int check_root(struct daemon *d)
 {
 	struct pfs_dirent_info ent;
 	uint64_t pos = 0;
 	int e = pfs_readdir(d->img, PFS_ROOT_INODE, &pos, &ent);
 
-	if (e >= 0)
-		return 0;
-	return pfs_errf(&d->log, -e, "%s:%s: no root directory: %s",
-			d->a->oci_dir, d->a->tag, strerror(-e));
+	if (e < 0)
+		return pfs_errf(&d->log, -e, "%s:%s: no root directory: %s",
+				d->a->oci_dir, d->a->tag, strerror(-e));
+	return pfs_image_check(d->img);
 }
 
 int pfs_fuse_main(const struct pfs_fuse_args *a, const struct pfs_log *log)

@@ -11,6 +11,14 @@
  * copy, which is what was checked: nothing read later from the blob file
  * can slip past the check.
  *
+ * No frame decompresses to more than a chunk (PFS_FRAME_MAX, checked with
+ * the seek table), and a blob is decoded whole only if its content is at
+ * most a chunk, as every blob a writer makes is.  A larger one (crafted:
+ * 256 frames of 256 KiB of zeros are 64 MiB in a few KB, and with a cache
+ * smaller than that each folio would decode it all again) keeps its
+ * checked stored bytes and has its frames decoded as folios need them,
+ * keeping at most BIG_KEEP of them between reads.
+ *
  * Entries keep their struct file while they live (each blob file is opened
  * once); the decoded bytes are bounded by cache_mb and dropped least
  * recently used first, the open files by PFS_MAX_OPEN_BLOBS.  A failed load
@@ -28,6 +36,7 @@
 #include "../core/seektable.h"
 
 #define HASH_BITS 8
+#define BIG_KEEP (2 * PFS_FRAME_MAX)
 
 struct pfs_blob {
 	struct hlist_node node;
@@ -41,6 +50,15 @@ struct pfs_blob {
 	void *data;			/* decoded content, NULL until loaded */
 	size_t len;
 	size_t charged;
+	/* Big compressed blobs (content above PFS_FRAME_MAX) instead: the
+	 * checked stored bytes, the seek table, the frames decoded so far
+	 * (under lock). */
+	void *zdata;
+	struct pfs_seektable st;
+	u64 *coff, *doff;
+	void **frame;
+	size_t decoded;
+	u32 last;			/* the frame decoded last */
 };
 
 struct pfs_dctx {
@@ -85,10 +103,40 @@ static struct pfs_blob *find(struct pfs_blob_cache *bc, const u8 *digest,
 	return NULL;
 }
 
+/* A big blob's decoded frames but @keep; the bytes freed. */
+static size_t drop_frames(struct pfs_blob *b, u32 keep)
+{
+	size_t freed = 0;
+	u32 i;
+
+	for (i = 0; b->frame && i < b->st.nframes; i++) {
+		if (i == keep || !b->frame[i])
+			continue;
+		freed += pfs_seek_dsize(&b->st, i);
+		kvfree(b->frame[i]);
+		b->frame[i] = NULL;
+	}
+	b->decoded -= freed;
+	return freed;
+}
+
+static void free_big(struct pfs_blob *b)
+{
+	drop_frames(b, U32_MAX);
+	kvfree(b->frame);
+	kvfree(b->coff);
+	kvfree(b->doff);
+	kvfree(b->zdata);
+	b->frame = NULL;
+	b->coff = b->doff = NULL;
+	b->zdata = NULL;
+}
+
 static void drop_data(struct pfs_blob_cache *bc, struct pfs_blob *b)
 {
 	kvfree(b->data);
 	b->data = NULL;
+	free_big(b);
 	b->len = 0;
 	bc->bytes -= b->charged;
 	b->charged = 0;
@@ -177,31 +225,61 @@ static void dctx_put(struct pfs_blob_cache *bc, struct pfs_dctx *d)
 
 /* ---- loading --------------------------------------------------------------------- */
 
-/* Decode a seekable zstd blob (@buf, @size) into a new buffer. */
-static int decompress(struct pfs_sb_info *sbi, struct pfs_blob *b,
-		      const u8 *buf, u64 size, void **out, size_t *out_len)
+static int frame_error(struct pfs_sb_info *sbi, struct pfs_blob *b, u32 i)
 {
-	struct pfs_blob_cache *bc = sbi->blob_cache;
-	struct pfs_seektable st;
-	struct pfs_dctx *d;
-	u64 tlen, c = 0, o = 0;
-	u8 *dst;
-	u32 i;
-	int err = 0;
+	pfs_err(sbi, "blob %*phN: frame %u does not decompress to its seek-table entry",
+		PFS_DIGEST_LEN, b->digest, i);
+	return -EIO;
+}
+
+/* Decode frame @i of @st (stored bytes @buf at @coff) into @dst. */
+static int decode_frame(struct pfs_sb_info *sbi, struct pfs_blob *b,
+			struct pfs_dctx *d, const struct pfs_seektable *st,
+			u32 i, const u8 *buf, u64 coff, u8 *dst)
+{
+	u32 cs = pfs_seek_csize(st, i), ds = pfs_seek_dsize(st, i);
+	size_t r = zstd_decompress_dctx(d->dctx, dst, ds, buf + coff, cs);
+
+	if (zstd_is_error(r) || r != ds ||
+	    (st->checksums && (u32)xxh64(dst, ds, 0) != pfs_seek_checksum(st, i)))
+		return frame_error(sbi, b, i);
+	return 0;
+}
+
+/* The seek table of a seekable zstd blob (@buf, @size). */
+static int parse_table(struct pfs_sb_info *sbi, struct pfs_blob *b,
+		       const u8 *buf, u64 size, struct pfs_seektable *st)
+{
+	u64 tlen;
 
 	if (size < PFS_SEEK_FOOTER_LEN ||
 	    pfs_seektable_footer(buf + size - PFS_SEEK_FOOTER_LEN, size, &tlen) ||
-	    pfs_seektable_parse(buf + size - tlen, tlen, size, &st)) {
+	    pfs_seektable_parse(buf + size - tlen, tlen, size, st)) {
 		pfs_err(sbi, "blob %*phN: invalid seek table", PFS_DIGEST_LEN,
 			b->digest);
 		return -EIO;
 	}
-	if (st.data_size > PFS_MAX_BLOB) {
+	if (st->data_size > PFS_MAX_BLOB) {
 		pfs_err(sbi, "blob %*phN: decompresses to %llu bytes (at most %u)",
-			PFS_DIGEST_LEN, b->digest, st.data_size, PFS_MAX_BLOB);
+			PFS_DIGEST_LEN, b->digest, st->data_size, PFS_MAX_BLOB);
 		return -EIO;
 	}
-	dst = kvmalloc(max_t(u64, st.data_size, 1), GFP_KERNEL);
+	return 0;
+}
+
+/* Decode a seekable zstd blob of at most a chunk into a new buffer. */
+static int decompress(struct pfs_sb_info *sbi, struct pfs_blob *b,
+		      const u8 *buf, const struct pfs_seektable *st,
+		      void **out)
+{
+	struct pfs_blob_cache *bc = sbi->blob_cache;
+	struct pfs_dctx *d;
+	u64 c = 0, o = 0;
+	u8 *dst;
+	u32 i;
+	int err = 0;
+
+	dst = kvmalloc(max_t(u64, st->data_size, 1), GFP_KERNEL);
 	if (!dst)
 		return -ENOMEM;
 	d = dctx_get(bc);
@@ -209,22 +287,10 @@ static int decompress(struct pfs_sb_info *sbi, struct pfs_blob *b,
 		kvfree(dst);
 		return -ENOMEM;
 	}
-	for (i = 0; i < st.nframes; i++) {
-		u32 cs = pfs_seek_csize(&st, i), ds = pfs_seek_dsize(&st, i);
-		size_t r = zstd_decompress_dctx(d->dctx, dst + o, ds, buf + c, cs);
-
-		if (zstd_is_error(r) || r != ds ||
-		    (st.checksums &&
-		     (u32)xxh64(dst + o, ds, 0) != pfs_seek_checksum(&st, i))) {
-			pfs_err(sbi, "blob %*phN: frame %u does not decompress to its seek-table entry",
-				PFS_DIGEST_LEN, b->digest, i);
-			err = -EIO;
-			break;
-		}
-		c += cs;
-		o += ds;
-		if ((i & 63) == 63)
-			cond_resched();
+	for (i = 0; i < st->nframes && !err; i++) {
+		err = decode_frame(sbi, b, d, st, i, buf, c, dst + o);
+		c += pfs_seek_csize(st, i);
+		o += pfs_seek_dsize(st, i);
 	}
 	dctx_put(bc, d);
 	if (err) {
@@ -232,7 +298,29 @@ static int decompress(struct pfs_sb_info *sbi, struct pfs_blob *b,
 		return err;
 	}
 	*out = dst;
-	*out_len = st.data_size;
+	return 0;
+}
+
+/* A big blob keeps its stored bytes (@buf, taken) and its seek table. */
+static int keep_big(struct pfs_blob *b, void *buf, u64 size,
+		    const struct pfs_seektable *st)
+{
+	u32 n = st->nframes;
+
+	b->coff = kvmalloc_array(n + 1, sizeof(u64), GFP_KERNEL);
+	b->doff = kvmalloc_array(n + 1, sizeof(u64), GFP_KERNEL);
+	b->frame = kvcalloc(n + 1, sizeof(void *), GFP_KERNEL);
+	if (!b->coff || !b->doff || !b->frame) {
+		free_big(b);
+		kvfree(buf);
+		return -ENOMEM;
+	}
+	b->st = *st;			/* its entries point into buf */
+	pfs_seektable_offsets(st, b->coff, b->doff);
+	b->zdata = buf;
+	b->decoded = 0;
+	b->charged = size + (size_t)(n + 1) * (2 * sizeof(u64) + sizeof(void *));
+	b->len = st->data_size;
 	return 0;
 }
 
@@ -297,15 +385,26 @@ static int load(struct pfs_sb_info *sbi, struct pfs_blob *b)
 		}
 	}
 	if (b->compressed) {
+		struct pfs_seektable st;
 		void *plain;
-		size_t len;
 
-		err = decompress(sbi, b, buf, size, &plain, &len);
+		err = parse_table(sbi, b, buf, size, &st);
+		if (!err && st.data_size > PFS_FRAME_MAX) {
+			err = keep_big(b, buf, size, &st);
+			if (err)
+				return err;
+			mutex_lock(&bc->lock);
+			bc->bytes += b->charged;
+			mutex_unlock(&bc->lock);
+			return 0;
+		}
+		if (!err)
+			err = decompress(sbi, b, buf, &st, &plain);
 		kvfree(buf);
 		if (err)
 			return err;
 		buf = plain;
-		size = len;
+		size = st.data_size;
 	}
 	mutex_lock(&bc->lock);
 	b->data = buf;
@@ -352,7 +451,7 @@ struct pfs_blob *pfs_blob_get(struct pfs_sb_info *sbi, const u8 *digest,
 	}
 
 	mutex_lock(&b->lock);
-	if (!b->data)
+	if (!b->data && !b->zdata)
 		err = load(sbi, b);
 	mutex_unlock(&b->lock);
 	if (err) {
@@ -372,6 +471,68 @@ void pfs_blob_put(struct pfs_sb_info *sbi, struct pfs_blob *b)
 	mutex_unlock(&bc->lock);
 }
 
+/*
+ * A big blob: decode the frames [off, off + len) needs, one at a time, then
+ * let go of all but the last one decoded once more than BIG_KEEP are held
+ * (a sequential reader needs that one next).
+ */
+static int copy_frames(struct pfs_sb_info *sbi, struct pfs_blob *b, u64 off,
+		       size_t len, u8 *dst)
+{
+	struct pfs_blob_cache *bc = sbi->blob_cache;
+	u32 i, n = b->st.nframes, ds;
+	struct pfs_dctx *d = NULL;
+	long delta = 0;
+	int err = 0;
+
+	mutex_lock(&b->lock);
+	for (i = pfs_seektable_find(b->doff, n, off); len && i < n; i++) {
+		u64 end = b->doff[i + 1];
+		size_t piece;
+
+		if (end <= off)
+			continue;
+		if (!b->frame[i]) {
+			ds = pfs_seek_dsize(&b->st, i);
+			if (!d)
+				d = dctx_get(bc);
+			b->frame[i] = d ? kvmalloc(max_t(u32, ds, 1), GFP_KERNEL) :
+				      NULL;
+			if (!b->frame[i]) {
+				err = -ENOMEM;
+				break;
+			}
+			err = decode_frame(sbi, b, d, &b->st, i, b->zdata,
+					   b->coff[i], b->frame[i]);
+			if (err) {
+				kvfree(b->frame[i]);
+				b->frame[i] = NULL;
+				break;
+			}
+			b->decoded += ds;
+			delta += ds;
+			b->last = i;
+		}
+		piece = min_t(u64, end - off, len);
+		memcpy(dst, (u8 *)b->frame[i] + (off - b->doff[i]), piece);
+		dst += piece;
+		off += piece;
+		len -= piece;
+	}
+	if (d)
+		dctx_put(bc, d);
+	if (b->decoded > BIG_KEEP)
+		delta -= (long)drop_frames(b, b->last);
+	mutex_unlock(&b->lock);
+	if (delta) {
+		mutex_lock(&bc->lock);
+		b->charged += delta;
+		bc->bytes += delta;
+		mutex_unlock(&bc->lock);
+	}
+	return err;
+}
+
 int pfs_blob_copy(struct pfs_sb_info *sbi, struct pfs_blob *b, u64 off,
 		  size_t len, void *dst)
 {
@@ -380,6 +541,8 @@ int pfs_blob_copy(struct pfs_sb_info *sbi, struct pfs_blob *b, u64 off,
 			off, len, b->len, PFS_DIGEST_LEN, b->digest);
 		return -EIO;
 	}
+	if (b->zdata)
+		return copy_frames(sbi, b, off, len, dst);
 	memcpy(dst, b->data + off, len);
 	return 0;
 }
@@ -415,6 +578,7 @@ void pfs_blob_cache_destroy(struct pfs_sb_info *sbi)
 	list_for_each_entry_safe(b, tmp, &bc->lru, lru) {
 		WARN_ON_ONCE(b->refs);
 		kvfree(b->data);
+		free_big(b);
 		if (b->file)
 			fput(b->file);
 		mutex_destroy(&b->lock);

@@ -36,11 +36,6 @@ static int fill_inode(struct inode *inode, const struct pfs_inode *known)
 	links = xa_load(&sbi->links, inode->i_ino);
 	present = links != NULL;
 	nlink = present ? PFS_LINKS_NLINK(xa_to_value(links)) : 0;
-	if (present && nlink == PFS_LINKS_BAD) {
-		pfs_err(sbi, "corrupted image: directory %lu is linked twice",
-			inode->i_ino);
-		return -EUCLEAN;
-	}
 	if (!present)
 		nlink = pi->kind == PFS_KIND_DIR ? 2 : 1;
 

@@ -76,12 +76,11 @@ struct pfs_sb_info {
 
 /*
  * sbi->links holds every visible inode reached from the root: its kind and
- * link count.  A link count of 0 marks a directory reached twice.
+ * link count.
  */
 #define PFS_LINKS(kind, nlink)	((unsigned long)(kind) << 32 | (u32)(nlink))
 #define PFS_LINKS_NLINK(v)	((u32)(v))
 #define PFS_LINKS_KIND(v)	((u16)((v) >> 32))
-#define PFS_LINKS_BAD 0
 
 struct pfs_inode_info {
 	struct pfs_inode pi;		/* decoded; points into the rootfs */

@@ -197,6 +197,12 @@ ssize_t pfs_getxattr(struct pfs_image *img, uint64_t ino, const char *name,
 		     void *buf, size_t size);
 int pfs_statfs(struct pfs_image *img, struct pfs_statfs *st);
 
+/* The tree's shape, which walks and mounts rely on: a root directory,
+ * every directory named once (no cycle, no directory hard link), none
+ * more than 4096 levels below the root.  0, or -EIO / -ELOOP with the
+ * reason logged. */
+int pfs_image_check(struct pfs_image *img);
+
 /* Digests of what was opened (raw 32-byte values). */
 void pfs_image_manifest_digest(const struct pfs_image *img,
 			       uint8_t digest[PFS_DIGEST_SIZE]);
@@ -208,8 +214,20 @@ void pfs_image_rootfs_digest(const struct pfs_image *img,
 struct pfs_extract_opts {
 	const struct pfs_log *log;
 	bool no_owner;			/* never chown (default: chown when root) */
-	bool no_devices;		/* skip device nodes instead of failing */
+	bool no_devices;		/* create no device nodes, even as root */
+	bool no_setuid;			/* drop setuid and setgid bits */
+	bool no_xattrs;			/* restore no xattrs */
+	uint64_t max_size;		/* refuse more file data than this (0: any) */
 };
+
+/*
+ * Checks the image first (pfs_image_check, @max_size): if that fails,
+ * nothing is written and @dest is not created.  Then everything that can
+ * be extracted is: an entry that fails (and a file whose data cannot be
+ * read is removed) is reported and the rest goes on; a directory that
+ * cannot be made loses its subtree.  Returns 0, or the first failure's
+ * negative errno once all is done.
+ */
 
 int pfs_extract(const char *oci_dir, const char *tag, const char *dest,
 		const struct pfs_extract_opts *opts);

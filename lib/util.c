@@ -15,14 +15,33 @@
 #include "../core/compat.h"
 #include "util.h"
 
+/*
+ * Messages name a path first and say why last, and a path can be longer
+ * than any message should be (a tree 4,096 levels deep): a long message
+ * keeps its start and its end, with "..." for what is left out between.
+ */
+#define MSG_MAX 1024
+#define MSG_HEAD 256
+
 void pfs_vlogf(const struct pfs_log *log, int level, const char *fmt,
 	       va_list ap)
 {
-	char msg[1024];
+	char msg[MSG_MAX], *full = NULL;
+	va_list again;
+	int n;
 
 	if (!log || !log->fn)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_copy(again, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n >= (int)sizeof(msg) && vasprintf(&full, fmt, again) >= 0) {
+		size_t tail = sizeof(msg) - MSG_HEAD - 4;
+
+		memcpy(msg + MSG_HEAD, "...", 3);
+		memcpy(msg + MSG_HEAD + 3, full + n - tail, tail + 1);
+		free(full);
+	}
+	va_end(again);
 	log->fn(log->arg, level, msg);
 }
 
@@ -55,6 +74,35 @@ void pfs_hex(const uint8_t *in, size_t len, char *out)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = 0;
+}
+
+void pfs_printable(const char *s, char *out, size_t size)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (; *s && n + 8 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == '\n' || c == '\t') {
+			out[n++] = '\\';
+			out[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+		} else if (c < 0x20 || c == 0x7f) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = digits[c >> 4];
+			out[n++] = digits[c & 15];
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	if (*s && size >= 4) {
+		n = n + 4 > size ? size - 4 : n;
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	if (size)
+		out[n < size ? n : size - 1] = 0;
 }
 
 int pfs_unhex(const char *in, uint8_t *out, size_t len)
@@ -121,6 +169,7 @@ int pfs_parse_size(const char *s, size_t *out)
 	case 'k': case 'K': mul = 1ull << 10; end++; break;
 	case 'm': case 'M': mul = 1ull << 20; end++; break;
 	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 't': case 'T': mul = 1ull << 40; end++; break;
 	}
 	if (*end || (v && mul > (unsigned long long)SIZE_MAX / v))
 		return -EINVAL;

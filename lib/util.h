@@ -20,10 +20,13 @@ void pfs_vlogf(const struct pfs_log *log, int level, const char *fmt,
 	       va_list ap);
 
 void pfs_hex(const uint8_t *in, size_t len, char *out);	/* out: 2*len+1 */
+/* @s for a message or a line of output: control characters and '\\' as
+ * C escapes, cut at @size - 1 bytes (with "..." when cut). */
+void pfs_printable(const char *s, char *out, size_t size);
 int pfs_unhex(const char *in, uint8_t *out, size_t len);	/* exact 2*len chars */
 /* "sha256:<64 lowercase hex>" -> 32 bytes. */
 int pfs_parse_digest(const char *s, uint8_t out[PFS_DIGEST_SIZE]);
-/* "64M", "256K", "1G", "1048576": bytes, 1024-based suffixes. */
+/* "64M", "256K", "1G", "2T", "1048576": bytes, 1024-based suffixes. */
 int pfs_parse_size(const char *s, size_t *out);
 
 void pfs_sha256(const void *data, size_t len, uint8_t out[PFS_DIGEST_SIZE]);

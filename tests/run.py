@@ -122,7 +122,8 @@ def fuse_sanitized(label, builddir, options):
            for k, v in options.items()}
     env.update(PUZZLEFS_BUILD=os.path.join(TOP, builddir),
                PFS_FUSE_SOAK_SECONDS="20")
-    pytest(label, ["tests/integration/test_fuse.py"], env=env)
+    pytest(label, ["tests/integration/test_fuse.py",
+                   "tests/integration/test_fuse_hostile.py"], env=env)
     found = sorted(os.listdir(reports))
     for name in found:
         log(f"sanitizer report {os.path.join(reports, name)}:")

@@ -16,6 +16,16 @@
 #define SHARDS 64
 #define BUCKETS 256		/* per shard */
 #define MAX_BLOB (1ull << 30)
+/*
+ * Decompressed content is kept per frame.  A blob of at most a chunk's
+ * content (every chunk blob a writer makes) is decoded into one buffer of
+ * its size.  A larger one (crafted: 4,096 frames of 256 KiB of zeros are
+ * 1 GiB in 135 KB) has its frames decoded as reads touch them, each into
+ * its own buffer, and keeps at most this much of them between reads: a
+ * read costs the frames it needs, whatever the blob's size, and the memory
+ * stays within the cache's bound.
+ */
+#define BIG_KEEP (2 * PFS_FRAME_MAX)
 
 enum { LOADING, READY, FAILED };
 
@@ -30,8 +40,10 @@ struct blob {
 	int table_state;		/* 0 unparsed, 1 ok, <0 errno */
 	struct pfs_seektable st;
 	uint64_t *coff, *doff;
-	uint8_t *plain;			/* decompressed content */
-	uint8_t *done;			/* frame decompressed? */
+	uint8_t **frame;		/* decompressed frames (NULL: not yet) */
+	uint8_t *plain;			/* small blobs: all frames, in one */
+	size_t decoded;			/* big blobs: bytes in frame buffers */
+	uint32_t last;			/* big blobs: the frame decoded last */
 	struct blob *hnext;
 	struct blob *prev, *next;	/* LRU, most recent first */
 };
@@ -87,13 +99,36 @@ int pfs_blob_cache_new(struct pfs_oci *oci, const struct pfs_log *log,
 	return 0;
 }
 
+static bool big(const struct blob *b)
+{
+	return b->st.data_size > PFS_FRAME_MAX;
+}
+
+/* Frees a big blob's decoded frames, but frame @keep; the bytes freed. */
+static size_t drop_frames(struct blob *b, uint32_t keep)
+{
+	size_t freed = 0;
+	uint32_t i;
+
+	for (i = 0; b->frame && !b->plain && i < b->st.nframes; i++) {
+		if (i == keep || !b->frame[i])
+			continue;
+		freed += pfs_seek_dsize(&b->st, i);
+		free(b->frame[i]);
+		b->frame[i] = NULL;
+	}
+	b->decoded -= freed;
+	return freed;
+}
+
 static void blob_free(struct blob *b)
 {
+	drop_frames(b, UINT32_MAX);
 	free(b->data);
 	free(b->coff);
 	free(b->doff);
 	free(b->plain);
-	free(b->done);
+	free(b->frame);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -129,9 +164,12 @@ static int load(struct pfs_blob_cache *bc, struct blob *b)
 	int fd, e;
 
 	pfs_hex(b->digest, PFS_DIGEST_SIZE, hex);
+	/* A chunk the image needs and cannot have is an I/O error of the
+	 * read, whatever the reason (a missing blob is ENOENT here, which a
+	 * mount would report as the file itself being gone). */
 	fd = pfs_oci_blob_open(bc->oci, b->digest);
 	if (fd < 0)
-		return fd;
+		return fd == -ENOMEM ? fd : -EIO;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > MAX_BLOB) {
 		close(fd);
@@ -297,13 +335,15 @@ static struct blob *blob_get(struct pfs_blob_cache *bc, const uint8_t *digest,
 	return b;
 }
 
-static void blob_put(struct pfs_blob_cache *bc, struct blob *b, size_t extra)
+/* Release a reference; @extra: bytes the blob holds more (or fewer) now. */
+static void blob_put(struct pfs_blob_cache *bc, struct blob *b,
+		     ptrdiff_t extra)
 {
 	struct shard *s = &bc->shards[b->digest[0] % SHARDS];
 
 	pthread_mutex_lock(&s->lock);
-	b->charged += extra;
-	s->bytes += extra;
+	b->charged += (size_t)extra;
+	s->bytes += (size_t)extra;
 	if (--b->refs == 0 && b->state == FAILED) {
 		lru_unlink(s, b);
 		pthread_mutex_unlock(&s->lock);
@@ -333,7 +373,8 @@ static int parse_table(struct pfs_blob_cache *bc, struct blob *b)
 	n = b->st.nframes;
 	b->coff = malloc((n + 1) * sizeof(uint64_t));
 	b->doff = malloc((n + 1) * sizeof(uint64_t));
-	if (!b->coff || !b->doff)
+	b->frame = calloc(n + 1, sizeof(*b->frame));
+	if (!b->coff || !b->doff || !b->frame)
 		return b->table_state = -ENOMEM;
 	pfs_seektable_offsets(&b->st, b->coff, b->doff);
 	(void)bc;
@@ -353,50 +394,91 @@ static ZSTD_DCtx *dctx(struct pfs_blob_cache *bc)
 	return d;
 }
 
-/* Decompress the frames covering [off, off + len).  Blob locked. */
-static int fill_frames(struct pfs_blob_cache *bc, struct blob *b,
-		       uint64_t off, size_t len, size_t *extra)
+/* Frame @i, decoded if it is not yet (*extra counts the bytes that takes).
+ * Blob locked. */
+static int frame_get(struct pfs_blob_cache *bc, struct blob *b, uint32_t i,
+		     ZSTD_DCtx *d, ptrdiff_t *extra)
 {
 	char hex[2 * PFS_DIGEST_SIZE + 1];
-	uint32_t i, n = b->st.nframes;
-	ZSTD_DCtx *d;
+	uint32_t dsize = pfs_seek_dsize(&b->st, i), sum;
+	uint8_t *dst;
 
-	if (!b->plain) {
-		b->plain = malloc(b->st.data_size ? b->st.data_size : 1);
-		b->done = calloc(n ? n : 1, 1);
-		if (!b->plain || !b->done)
-			return -ENOMEM;
-		*extra = b->st.data_size;
-	}
-	d = dctx(bc);
-	if (!d)
-		return -ENOMEM;
-	for (i = pfs_seektable_find(b->doff, n, off);
-	     i < n && b->doff[i] < off + len; i++) {
-		uint32_t sum;
-
-		if (b->done[i])
-			continue;
-		if (b->st.checksums)
-			sum = pfs_seek_checksum(&b->st, i);
-		if (pfs_seekable_frame(d, b->data + b->coff[i],
-				       pfs_seek_csize(&b->st, i),
-				       b->plain + b->doff[i],
-				       pfs_seek_dsize(&b->st, i),
-				       b->st.checksums ? &sum : NULL)) {
-			pfs_hex(b->digest, PFS_DIGEST_SIZE, hex);
-			return pfs_errf(bc->log, EIO,
-					"blob %s: frame %u does not decompress "
-					"to its seek-table size", hex, i);
+	if (b->frame[i])
+		return 0;
+	if (!big(b)) {
+		if (!b->plain) {
+			b->plain = malloc(b->st.data_size ? b->st.data_size : 1);
+			if (!b->plain)
+				return -ENOMEM;
+			*extra += (ptrdiff_t)b->st.data_size;
 		}
-		b->done[i] = 1;
+		dst = b->plain + b->doff[i];
+	} else {
+		dst = malloc(dsize ? dsize : 1);
+		if (!dst)
+			return -ENOMEM;
+	}
+	if (b->st.checksums)
+		sum = pfs_seek_checksum(&b->st, i);
+	if (pfs_seekable_frame(d, b->data + b->coff[i], pfs_seek_csize(&b->st, i),
+			       dst, dsize, b->st.checksums ? &sum : NULL)) {
+		if (big(b))
+			free(dst);
+		pfs_hex(b->digest, PFS_DIGEST_SIZE, hex);
+		return pfs_errf(bc->log, EIO,
+				"blob %s: frame %u does not decompress to its "
+				"seek-table size", hex, i);
+	}
+	b->frame[i] = dst;
+	if (big(b)) {
+		b->decoded += dsize;
+		*extra += dsize;
+		b->last = i;
 	}
 	return 0;
 }
 
+/*
+ * Copy [off, off + len) of the content, decoding the frames it needs, one
+ * at a time.  A big blob then lets go of its frames beyond BIG_KEEP (all
+ * but the last one decoded, which the next read of a sequential reader
+ * needs).  Blob locked.
+ */
+static int copy_frames(struct pfs_blob_cache *bc, struct blob *b,
+		       uint64_t off, size_t len, uint8_t *dst, ptrdiff_t *extra)
+{
+	uint32_t i, n = b->st.nframes;
+	ZSTD_DCtx *d = dctx(bc);
+	int e = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (i = pfs_seektable_find(b->doff, n, off); !e && len && i < n; i++) {
+		uint64_t end = b->doff[i + 1], at;
+		size_t piece;
+
+		if (end <= off)
+			continue;
+		e = frame_get(bc, b, i, d, extra);
+		if (e)
+			break;
+		at = off - b->doff[i];
+		piece = end - off < len ? (size_t)(end - off) : len;
+		if (dst) {
+			memcpy(dst, b->frame[i] + at, piece);
+			dst += piece;
+		}
+		off += piece;
+		len -= piece;
+	}
+	if (big(b) && b->decoded > BIG_KEEP)
+		*extra -= (ptrdiff_t)drop_frames(b, b->last);
+	return e;
+}
+
 static int read_compressed(struct pfs_blob_cache *bc, struct blob *b,
 			   uint64_t off, size_t len, uint8_t *dst,
-			   size_t *extra)
+			   ptrdiff_t *extra)
 {
 	char hex[2 * PFS_DIGEST_SIZE + 1];
 	int e;
@@ -417,9 +499,7 @@ static int read_compressed(struct pfs_blob_cache *bc, struct blob *b,
 				hex, (unsigned long long)off, len,
 				(unsigned long long)b->st.data_size);
 	}
-	e = fill_frames(bc, b, off, len, extra);
-	if (!e)
-		memcpy(dst, b->plain + off, len);
+	e = copy_frames(bc, b, off, len, dst, extra);
 	pthread_mutex_unlock(&b->lock);
 	return e;
 }
@@ -428,7 +508,7 @@ int pfs_blob_read(struct pfs_blob_cache *bc, const uint8_t *digest,
 		  bool compressed, uint64_t off, size_t len, uint8_t *dst)
 {
 	char hex[2 * PFS_DIGEST_SIZE + 1];
-	size_t extra = 0;
+	ptrdiff_t extra = 0;
 	struct blob *b;
 	int e = 0;
 
@@ -451,13 +531,14 @@ int pfs_blob_read(struct pfs_blob_cache *bc, const uint8_t *digest,
 
 /*
  * Readahead: load and check a blob before it is asked for, and decompress
- * all of a compressed one, so that the reads that follow only copy.  What
- * is served is still only what was checked.
+ * all of a compressed one (of at most a chunk's content), so that the
+ * reads that follow only copy.  What is served is still only what was
+ * checked.
  */
 int pfs_blob_warm(struct pfs_blob_cache *bc, const uint8_t *digest,
 		  bool compressed)
 {
-	size_t extra = 0;
+	ptrdiff_t extra = 0;
 	struct blob *b;
 	int e = 0;
 
@@ -467,8 +548,9 @@ int pfs_blob_warm(struct pfs_blob_cache *bc, const uint8_t *digest,
 	if (compressed) {
 		pthread_mutex_lock(&b->lock);
 		e = parse_table(bc, b);
-		if (!e)
-			e = fill_frames(bc, b, 0, b->st.data_size, &extra);
+		if (!e && !big(b))
+			e = copy_frames(bc, b, 0, b->st.data_size, NULL,
+					&extra);
 		pthread_mutex_unlock(&b->lock);
 	}
 	blob_put(bc, b, extra);

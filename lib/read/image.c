@@ -14,6 +14,7 @@
 
 #include "../../core/manifest.h"
 #include "read/image.h"
+#include "read/tree.h"
 
 #define MAX_ROOTFS (4ull << 30)
 
@@ -74,21 +75,32 @@ static void ic_put(struct pfs_icache *ic, const struct pfs_cinode *ci)
 	pthread_mutex_unlock(&ic->locks[set % IC_LOCKS]);
 }
 
-/* ---- census: link counts and totals ------------------------------------- */
+/* ---- census: link counts, the tree's shape, totals ------------------------ */
 
 /*
  * Link counts are not stored; they are counted once, when first asked for,
- * in two linear passes over the layers (no lookups): first the visible
- * version of every inode number (the topmost), then the entries of every
- * visible directory.  A file's count is the number of entries naming it; a
- * directory's is 2 + its subdirectories.
+ * by one walk of the directories reached from the root, which reads each
+ * entry for its inode number only (names are checked when they are served)
+ * and finds inodes by position, not by search: with one layer (every plain
+ * build) in arrays indexed by the place in the layer's sorted list, with
+ * several in a map of every number's visible version.  A file's count is
+ * the number of entries naming it; a directory's is 2 + its subdirectories.
+ *
+ * The walk also checks the shape of the tree every other walk relies on:
+ * a root directory, every directory named once (a cycle or a directory
+ * hard link makes walks endless: 2^40 paths in a chain of 40 directories
+ * each linked twice) and none deeper than PFS_MAX_DEPTH.  It is bounded by
+ * the open's charge of every list (each directory is walked once).
  */
 struct pfs_census {
 	struct pfs_u64map nlink;	/* several layers: ino -> count */
 	uint64_t *inos;			/* one layer: its inode numbers, */
 	uint32_t *links;		/* sorted, and their counts */
 	size_t n;
-	uint64_t files, bytes;		/* statfs totals, when counted */
+	uint64_t files, blocks;		/* statfs totals, when counted */
+	bool incomplete;		/* unreadable directories skipped */
+	int err;			/* the tree's shape is wrong: why */
+	char why[400];
 };
 
 /* Position of @ino in a sorted array (n if absent).  Numbers are nearly
@@ -136,6 +148,17 @@ static void census_free(struct pfs_census *cs)
 /* Visible version of each inode: kind << 56 | layer << 32 | index. */
 #define VIS(kind, layer, idx) ((uint64_t)(kind) << 56 | (uint64_t)(layer) << 32 | (idx))
 #define VIS_KIND(v) ((unsigned)((v) >> 56))
+#define VIS_LAYER(v) ((u32)((v) >> 32) & 0xffffff)
+
+struct census_walk {
+	struct pfs_image *img;
+	struct pfs_census *cs;
+	bool totals;
+	uint8_t *kind;			/* one layer: by position */
+	struct pfs_u64map vis;		/* several layers: ino -> VIS() */
+	struct census_dir { uint64_t ino, vis; uint32_t depth; } *stack;
+	size_t n, cap;
+};
 
 static int census_visible(struct pfs_image *img, struct pfs_u64map *vis)
 {
@@ -162,6 +185,32 @@ static int census_visible(struct pfs_image *img, struct pfs_u64map *vis)
 	return 0;
 }
 
+/* One layer: its inode numbers and kinds, by position. */
+static int census_layer(struct census_walk *w)
+{
+	const struct pfs_rootfs *r = &w->img->rfs;
+	const struct pfs_list *list = &r->layers[0].inodes;
+	struct pfs_census *cs = w->cs;
+	size_t n = list->count, i;
+	struct pfs_struct s;
+	struct pfs_cur c;
+
+	w->kind = malloc(n + 1);
+	cs->inos = malloc((n + 1) * sizeof(*cs->inos));
+	cs->links = calloc(n + 1, sizeof(*cs->links));
+	if (!w->kind || !cs->inos || !cs->links)
+		return -ENOMEM;
+	pfs_cur_init(&c, &r->msg);
+	for (i = 0; i < n; i++) {
+		if (pfs_list_struct(&c, list, (u32)i, &s))
+			return -EIO;
+		cs->inos[i] = pfs_u64(&c, &s, PFS_INODE_INO_OFF);
+		w->kind[i] = pfs_u16(&c, &s, PFS_INODE_MODE_OFF) & 0xff;
+	}
+	cs->n = n;
+	return 0;
+}
+
 /* The merged entries of @dir if @need them (*ref: the reference to put),
  * else nothing to do. */
 static int dir_merged(struct pfs_image *img, const struct pfs_inode *dir,
@@ -183,139 +232,183 @@ static int dir_merged(struct pfs_image *img, const struct pfs_inode *dir,
 	return 0;
 }
 
-/* The inode number of entry @pos of @dir (of @m if @dir is lookBelow). */
-static int entry_ino(struct pfs_cur *c, const struct pfs_rootfs *r,
-		     const struct pfs_inode *dir, const struct pfs_merged *m,
-		     u64 pos, uint64_t *ino)
+/* The visible version of @ino (VIS()), or false. */
+static bool visible(struct census_walk *w, uint64_t ino, uint64_t *v)
 {
+	uint64_t *p;
+	size_t i;
+
+	if (w->kind) {
+		i = ino_index(w->cs->inos, w->cs->n, ino);
+		if (i == w->cs->n)
+			return false;
+		*v = VIS(w->kind[i], 0, i);
+		return true;
+	}
+	p = pfs_u64map_get(&w->vis, ino);
+	if (p)
+		*v = *p;
+	return p != NULL;
+}
+
+static uint32_t count_of(struct census_walk *w, uint64_t ino, uint64_t v)
+{
+	return w->kind ? w->cs->links[(u32)v] : cs_get(w->cs, ino);
+}
+
+static int count_set(struct census_walk *w, uint64_t ino, uint64_t v,
+		     uint32_t n)
+{
+	if (w->kind) {
+		w->cs->links[(u32)v] = n;
+		return 0;
+	}
+	return pfs_u64map_put(&w->cs->nlink, ino, n);
+}
+
+static int push_dir(struct census_walk *w, uint64_t ino, uint64_t v,
+		    uint32_t depth)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		struct census_dir *s = realloc(w->stack, cap * sizeof(*s));
+
+		if (!s)
+			return -ENOMEM;
+		w->stack = s;
+		w->cap = cap;
+	}
+	w->stack[w->n].ino = ino;
+	w->stack[w->n].vis = v;
+	w->stack[w->n++].depth = depth;
+	return 0;
+}
+
+/* The name of entry @pos of @dir, for a message: printable, at most 64. */
+static void shown_name(struct pfs_cur *c, const struct pfs_rootfs *r,
+		       const struct pfs_inode *dir, const struct pfs_merged *m,
+		       u64 pos, char *out)
+{
+	const u8 *name = (const u8 *)"?";
+	u32 len = 1, i;
 	struct pfs_dirent de;
+
+	if (dir->look_below) {
+		name = m->ent[pos].name;
+		len = m->ent[pos].name_len;
+	} else if (pfs_dirent_at(c, r, dir, (u32)pos, &de) == 0) {
+		name = de.name;
+		len = de.name_len;
+	}
+	for (i = 0; i < len && i < 64; i++)
+		out[i] = name[i] < 0x20 || name[i] == 0x7f ? '?' : (char)name[i];
+	out[i] = 0;
+}
+
+static int shape_error(struct census_walk *w, struct pfs_cur *c,
+		       const struct pfs_inode *dir, const struct pfs_merged *m,
+		       u64 pos, uint64_t child, bool twice)
+{
+	char name[65];
+
+	shown_name(c, &w->img->rfs, dir, m, pos, name);
+	if (twice)
+		snprintf(w->cs->why, sizeof(w->cs->why),
+			 "directory inode %llu is linked twice (again as '%s' "
+			 "in directory inode %llu): a cycle or a directory hard "
+			 "link", (unsigned long long)child, name,
+			 (unsigned long long)dir->ino);
+	else
+		snprintf(w->cs->why, sizeof(w->cs->why),
+			 "directory inode %llu ('%s' in directory inode %llu) "
+			 "is more than %u levels below the root",
+			 (unsigned long long)child, name,
+			 (unsigned long long)dir->ino, PFS_MAX_DEPTH);
+	return w->cs->err = -ELOOP;
+}
+
+/* The inode number of entry @pos (of @m if @dir is lookBelow). */
+static int entry_ino(struct pfs_cur *c, const struct pfs_inode *dir,
+		     const struct pfs_merged *m, u64 pos, uint64_t *ino)
+{
+	struct pfs_struct s;
 
 	if (dir->look_below) {
 		*ino = m->ent[pos].ino;
 		return 0;
 	}
-	if (pfs_dirent_at(c, r, dir, (u32)pos, &de))
+	if (pfs_list_struct(c, &dir->list, (u32)pos, &s))
 		return -EIO;
-	*ino = de.ino;
+	*ino = pfs_u64(c, &s, PFS_DIRENT_INO_OFF);
 	return 0;
 }
 
-static int census_dir(struct pfs_image *img, const struct pfs_u64map *vis,
-		      struct pfs_census *cs, const struct pfs_inode *dir)
+/* A first entry naming a non-directory: it counts once in the totals. */
+static void count_file(struct census_walk *w, uint64_t v)
 {
-	struct pfs_derived *ref;
-	struct pfs_merged m;
-	struct pfs_cur c;
-	uint32_t subdirs = 0;
-	uint64_t pos, n, ino, *v;
-	int e;
-
-	e = dir_merged(img, dir, dir->look_below, &m, &ref);
-	if (e)
-		return e;
-	n = dir->look_below ? m.n : dir->list.count;
-	pfs_cur_init(&c, &img->rfs.msg);
-	for (pos = 0; pos < n; pos++) {
-		e = entry_ino(&c, &img->rfs, dir, &m, pos, &ino);
-		if (e)
-			break;
-		v = pfs_u64map_get(vis, ino);
-		if (!v || VIS_KIND(*v) == PFS_KIND_WHT)
-			continue;
-		if (VIS_KIND(*v) == PFS_KIND_DIR) {
-			subdirs++;
-			continue;
-		}
-		e = pfs_u64map_put(&cs->nlink, ino, cs_get(cs, ino) + 1);
-		if (e)
-			break;
-	}
-	pfs_derived_put(ref);
-	if (e)
-		return e;
-	return pfs_u64map_put(&cs->nlink, dir->ino, 2 + subdirs);
-}
-
-/*
- * One layer (every image a plain build makes, and the first getattr of a
- * mount waits for this): the layer's inode list is sorted by number, so
- * arrays indexed by position replace the hash maps, and entries are read
- * for their inode number only (names are checked when they are served).
- */
-static int census_dir_one(struct pfs_image *img, struct pfs_census *cs,
-			  const uint8_t *kind, size_t i)
-{
-	const struct pfs_rootfs *r = &img->rfs;
-	struct pfs_inode dir;
-	struct pfs_struct s;
-	struct pfs_cur c;
-	uint32_t j, subdirs = 0;
-	size_t k;
-	int e;
-
-	pfs_cur_init(&c, &r->msg);
-	e = pfs_layer_inode(&c, r, 0, (u32)i, &dir);
-	if (e)
-		return e;
-	for (j = 0; j < dir.list.count; j++) {
-		if (pfs_list_struct(&c, &dir.list, j, &s))
-			return -EIO;
-		k = ino_index(cs->inos, cs->n, pfs_u64(&c, &s, PFS_DIRENT_INO_OFF));
-		if (k == cs->n || kind[k] == PFS_KIND_WHT)
-			continue;
-		if (kind[k] == PFS_KIND_DIR)
-			subdirs++;
-		else
-			cs->links[k]++;
-	}
-	cs->links[i] = 2 + subdirs;
-	return 0;
-}
-
-static int census_one(struct pfs_image *img, struct pfs_census *cs,
-		      bool totals)
-{
-	const struct pfs_rootfs *r = &img->rfs;
-	const struct pfs_list *list = &r->layers[0].inodes;
-	size_t n = list->count, i;
-	struct pfs_struct s;
+	const struct pfs_rootfs *r = &w->img->rfs;
 	struct pfs_inode in;
 	struct pfs_cur c;
 	uint64_t size;
-	uint8_t *kind = malloc(n + 1);
+
+	w->cs->files++;
+	if (!w->totals || VIS_KIND(v) != PFS_KIND_FILE)
+		return;
+	pfs_cur_init(&c, &r->msg);
+	if (pfs_layer_inode(&c, r, VIS_LAYER(v), (u32)v, &in) == 0 &&
+	    pfs_file_size(&c, r, &in, &size) == 0)
+		w->cs->blocks += (size + 4095) / 4096;
+}
+
+static int census_dir(struct census_walk *w, const struct census_dir *d)
+{
+	const struct pfs_rootfs *r = &w->img->rfs;
+	struct pfs_derived *ref = NULL;
+	struct pfs_inode dir;
+	struct pfs_merged m;
+	struct pfs_cur c;
+	uint32_t subdirs = 0, k;
+	uint64_t pos, n, child, v;
 	int e = 0;
 
-	cs->inos = malloc((n + 1) * sizeof(*cs->inos));
-	cs->links = calloc(n + 1, sizeof(*cs->links));
-	if (!kind || !cs->inos || !cs->links) {
-		free(kind);
-		return -ENOMEM;
-	}
+	/* A traversal budget per directory: the walk is not one operation.
+	 * A directory that cannot be decoded is skipped (its reads fail). */
 	pfs_cur_init(&c, &r->msg);
-	for (i = 0; i < n; i++) {
-		if (pfs_list_struct(&c, list, (u32)i, &s)) {
-			free(kind);
-			return -EIO;
-		}
-		cs->inos[i] = pfs_u64(&c, &s, PFS_INODE_INO_OFF);
-		kind[i] = pfs_u16(&c, &s, PFS_INODE_MODE_OFF) & 0xff;
+	if (pfs_layer_inode(&c, r, VIS_LAYER(d->vis), (u32)d->vis, &dir) ||
+	    dir_merged(w->img, &dir, dir.look_below, &m, &ref)) {
+		w->cs->incomplete = true;
+		return 0;
 	}
-	cs->n = n;
-	for (i = 0; !e && i < n; i++) {
-		if (kind[i] == PFS_KIND_WHT || kind[i] > PFS_KIND_MAX)
+	n = dir.look_below ? m.n : dir.list.count;
+	for (pos = 0; pos < n && !e; pos++) {
+		if (entry_ino(&c, &dir, &m, pos, &child)) {
+			w->cs->incomplete = true;
 			continue;
-		cs->files++;
-		if (kind[i] == PFS_KIND_DIR && !totals) {
-			e = census_dir_one(img, cs, kind, i);
-		} else if (kind[i] == PFS_KIND_FILE && totals) {
-			pfs_cur_init(&c, &r->msg);
-			e = pfs_layer_inode(&c, r, 0, (u32)i, &in);
-			if (!e && pfs_file_size(&c, r, &in, &size) == 0)
-				cs->bytes += (size + 4095) / 4096;
 		}
+		if (!visible(w, child, &v) || VIS_KIND(v) == PFS_KIND_WHT ||
+		    VIS_KIND(v) > PFS_KIND_MAX)
+			continue;
+		k = count_of(w, child, v);
+		if (VIS_KIND(v) == PFS_KIND_DIR) {
+			if (k)
+				e = shape_error(w, &c, &dir, &m, pos, child, true);
+			else if (d->depth >= PFS_MAX_DEPTH)
+				e = shape_error(w, &c, &dir, &m, pos, child, false);
+			if (!e)
+				e = count_set(w, child, v, 2);
+			if (!e)
+				e = push_dir(w, child, v, d->depth + 1);
+			w->cs->files++;
+			subdirs++;
+			continue;
+		}
+		if (!k)
+			count_file(w, v);
+		if (k < UINT32_MAX)
+			e = count_set(w, child, v, k + 1);
 	}
-	free(kind);
-	return e;
+	pfs_derived_put(ref);
+	return e ? e : count_set(w, dir.ino, d->vis, 2 + subdirs);
 }
 
 /* Link counts need only the directories decoded; statfs's totals (which
@@ -323,57 +416,69 @@ static int census_one(struct pfs_image *img, struct pfs_census *cs,
 static int census_count(struct pfs_image *img, struct pfs_census *cs,
 			bool totals)
 {
-	struct pfs_u64map vis = { 0 };
-	struct pfs_inode in;
-	struct pfs_cur c;
-	size_t i;
+	struct census_walk w = { .img = img, .cs = cs, .totals = totals };
+	struct census_dir d;
+	uint64_t v;
 	int e;
 
-	if (img->rfs.nlayers == 1)
-		return census_one(img, cs, totals);
-	e = census_visible(img, &vis);
-	for (i = 0; !e && i < vis.cap; i++) {
-		uint64_t v = vis.vals[i], size;
-		unsigned kind = VIS_KIND(v);
-
-		if (!vis.keys[i] || kind == PFS_KIND_WHT || kind > PFS_KIND_MAX)
-			continue;
-		cs->files++;
-		if (kind != PFS_KIND_DIR && !(totals && kind == PFS_KIND_FILE))
-			continue;
-		pfs_cur_init(&c, &img->rfs.msg);
-		e = pfs_layer_inode(&c, &img->rfs, (u32)(v >> 32) & 0xffffff,
-				    (u32)v, &in);
-		if (e)
-			break;
-		if (kind == PFS_KIND_DIR && !totals)
-			e = census_dir(img, &vis, cs, &in);
-		else if (kind == PFS_KIND_FILE &&
-			 pfs_file_size(&c, &img->rfs, &in, &size) == 0)
-			cs->bytes += (size + 4095) / 4096;
+	e = img->rfs.nlayers == 1 ? census_layer(&w) :
+				    census_visible(img, &w.vis);
+	if (!e && (!visible(&w, PFS_ROOT_INO, &v) ||
+		   VIS_KIND(v) != PFS_KIND_DIR)) {
+		snprintf(cs->why, sizeof(cs->why),
+			 "the image has no root directory (inode 1 is %s)",
+			 !visible(&w, PFS_ROOT_INO, &v) ? "missing" :
+			 VIS_KIND(v) == PFS_KIND_WHT ? "a whiteout" :
+			 "not a directory");
+		e = cs->err = -EIO;
 	}
-	pfs_u64map_free(&vis);
+	if (!e) {
+		cs->files = 1;
+		e = count_set(&w, PFS_ROOT_INO, v, 2);
+	}
+	if (!e)
+		e = push_dir(&w, PFS_ROOT_INO, v, 0);
+	while (!e && w.n) {
+		d = w.stack[--w.n];
+		e = census_dir(&w, &d);
+	}
+	free(w.kind);
+	free(w.stack);
+	pfs_u64map_free(&w.vis);
 	return e;
 }
 
 static struct pfs_census *census(struct pfs_image *img)
 {
 	struct pfs_census *cs;
+	int e;
 
 	pthread_mutex_lock(&img->census_lock);
 	cs = img->census;
 	if (!cs) {
 		cs = calloc(1, sizeof(*cs));
-		if (cs && census_count(img, cs, false)) {
-			/* Partial counts are still the best we know. */
+		e = cs ? census_count(img, cs, false) : 0;
+		/* Partial counts are still the best we know. */
+		if (cs && ((e && !cs->err) || cs->incomplete))
 			pfs_logf(&img->log, PFS_LOG_WARN,
 				 "%s:%s: link counts may be incomplete",
 				 img->oci->path, img->tag);
-		}
 		img->census = cs;
 	}
 	pthread_mutex_unlock(&img->census_lock);
 	return cs;
+}
+
+int pfs_image_check(struct pfs_image *img)
+{
+	struct pfs_census *cs = census(img);
+
+	if (!cs)
+		return pfs_errf(&img->log, ENOMEM, "out of memory");
+	if (cs->err)
+		return pfs_errf(&img->log, -cs->err, "%s:%s: %s",
+				img->oci->path, img->tag, cs->why);
+	return 0;
 }
 
 /* ---- readahead of chunk blobs ------------------------------------------- */
@@ -392,42 +497,33 @@ static struct pfs_census *census(struct pfs_image *img)
  */
 #define RA_DEFAULT 8
 #define RA_SCAN 4096		/* files without data skipped at most */
-#define RA_DEPTH 4096		/* directory nesting followed at most */
 
 static bool pos_le(struct pfs_ra_pos a, struct pfs_ra_pos b)
 {
 	return a.pos < b.pos || (a.pos == b.pos && a.idx <= b.idx);
 }
 
-/* The regular files in walk order (the first name of a hard link). */
+/* The regular files in walk order (the first name of a hard link); a
+ * directory the walk refuses (named twice, too deep) is skipped. */
 static int ra_order(struct pfs_image *img)
 {
 	struct pfs_readahead *ra = &img->ra;
-	struct pfs_u64map dirs = { 0 };
-	struct pfs_dirent_info ent;
-	struct { uint64_t ino, pos; } stack[RA_DEPTH];
-	size_t depth = 1, cap = 0;
-	int e = 0;
+	struct pfs_tree t;
+	size_t cap = 0;
+	int e;
 
-	stack[0].ino = PFS_ROOT_INO;
-	stack[0].pos = 0;
-	while (depth && !e) {
-		e = pfs_readdir(img, stack[depth - 1].ino, &stack[depth - 1].pos,
-				&ent);
-		if (e <= 0) {
-			depth--;
+	e = pfs_tree_init(&t, img, PFS_ROOT_INO, "");
+	while (!e && (e = pfs_tree_next(&t)) != PFS_TREE_END) {
+		if (e != PFS_TREE_ENTRY) {
+			e = e == -ENOMEM ? e : 0;
 			continue;
 		}
 		e = 0;
-		if (S_ISDIR(ent.type)) {
-			/* A directory seen twice is a corrupt image: skip. */
-			if (depth == RA_DEPTH || pfs_u64map_get(&dirs, ent.ino))
-				continue;
-			e = pfs_u64map_put(&dirs, ent.ino, 1);
-			stack[depth].ino = ent.ino;
-			stack[depth++].pos = 0;
-		} else if (S_ISREG(ent.type) &&
-			   !pfs_u64map_get(&ra->where, ent.ino)) {
+		if (S_ISDIR(t.ent.type)) {
+			e = pfs_tree_enter(&t);
+			e = e == -ELOOP ? 0 : e;
+		} else if (S_ISREG(t.ent.type) &&
+			   !pfs_u64map_get(&ra->where, t.ent.ino)) {
 			if (ra->norder == cap) {
 				uint64_t *o;
 
@@ -439,11 +535,11 @@ static int ra_order(struct pfs_image *img)
 				}
 				ra->order = o;
 			}
-			e = pfs_u64map_put(&ra->where, ent.ino, ra->norder);
-			ra->order[ra->norder++] = ent.ino;
+			e = pfs_u64map_put(&ra->where, t.ent.ino, ra->norder);
+			ra->order[ra->norder++] = t.ent.ino;
 		}
 	}
-	pfs_u64map_free(&dirs);
+	pfs_tree_free(&t);
 	return e;
 }
 
@@ -1182,10 +1278,11 @@ int pfs_statfs(struct pfs_image *img, struct pfs_statfs *st)
 
 		census_count(img, &t, true);
 		img->files = t.files;
-		img->blocks = t.bytes;
+		img->blocks = t.blocks;
 		img->totals = true;
 		free(t.inos);
 		free(t.links);
+		pfs_u64map_free(&t.nlink);
 	}
 	st->blocks = img->blocks;
 	st->files = img->files;

@@ -146,29 +146,42 @@ static int reach_manifest(struct gc *g, struct pfs_oci *oci, json_t *desc,
 	return e;
 }
 
+struct reach_arg {
+	struct gc *g;
+	struct pfs_oci *oci;
+};
+
+static int reach_entry(void *arg, json_t *ent, size_t i)
+{
+	struct reach_arg *r = arg;
+	const char *tag = pfs_oci_entry_tag(ent);
+	char what[320];
+
+	if (tag)
+		snprintf(what, sizeof(what), "tag '%s'", tag);
+	else
+		snprintf(what, sizeof(what), "index.json entry %zu", i);
+	return reach_manifest(r->g, r->oci, ent, what, 0);
+}
+
+/* index.json is read as a stream (pfs_oci_index_scan): an index of many
+ * tags is not held as a tree. */
 static int reach_tags(struct gc *g, struct pfs_oci *oci)
 {
-	char what[320];
-	json_t *index, *ent;
-	const char *tag;
-	size_t i;
+	struct reach_arg r = { g, oci };
+	uint8_t *data;
+	size_t len;
 	int e;
 
-	e = pfs_oci_index_load(oci, &index);
+	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, &data,
+			     &len);
 	if (e)
-		return e;
-	json_array_foreach(json_object_get(index, "manifests"), i, ent) {
-		tag = pfs_oci_entry_tag(ent);
-		if (tag)
-			snprintf(what, sizeof(what), "tag '%s'", tag);
-		else
-			snprintf(what, sizeof(what), "index.json entry %zu", i);
-		e = reach_manifest(g, oci, ent, what, 0);
-		if (e)
-			break;
-	}
-	json_decref(index);
-	return e;
+		return pfs_errf(g->opts->log, -e, "%s: index.json: %s",
+				oci->path, e == -EINVAL ? "not a regular file" :
+				strerror(-e));
+	e = pfs_oci_index_scan(oci, data, len, reach_entry, &r, NULL);
+	free(data);
+	return e < 0 ? e : 0;
 }
 
 /* Is blobs or blobs/sha256 a symlink (a store other directories may

@@ -212,6 +212,36 @@ int pfs_oci_lock(struct pfs_oci *oci)
 	return 0;
 }
 
+/* ---- tags ---------------------------------------------------------------- */
+
+bool pfs_tag_valid(const char *tag)
+{
+	size_t i;
+
+	for (i = 0; tag[i]; i++) {
+		unsigned char c = (unsigned char)tag[i];
+
+		if (i == PFS_TAG_MAX ||
+		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' ||
+		      (i && (c == '.' || c == '-'))))
+			return false;
+	}
+	return i > 0;
+}
+
+int pfs_tag_check(const struct pfs_log *log, const char *tag)
+{
+	char shown[64];
+
+	if (pfs_tag_valid(tag))
+		return 0;
+	pfs_printable(tag, shown, sizeof(shown));
+	return pfs_errf(log, EINVAL, "invalid tag '%s': a tag is "
+			PFS_TAG_GRAMMAR " (letters, digits, '_', then also '.' "
+			"and '-', at most %d)", shown, PFS_TAG_MAX);
+}
+
 /* ---- index.json ---------------------------------------------------------- */
 
 int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
@@ -238,25 +268,206 @@ int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
 	return 0;
 }
 
+/* index.json's bytes; a writable directory without one has an empty one. */
+static int index_read(struct pfs_oci *oci, uint8_t **data, size_t *len)
+{
+	int e;
+
+	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, data,
+			     len);
+	if (e == -ENOENT && oci->writable) {
+		*data = (uint8_t *)strdup(EMPTY_INDEX);
+		*len = strlen(EMPTY_INDEX);
+		return *data ? 0 : -ENOMEM;
+	}
+	if (e)
+		return pfs_errf(oci->log, -e, "%s: index.json: %s", oci->path,
+				why(e));
+	return 0;
+}
+
 int pfs_oci_index_load(struct pfs_oci *oci, json_t **index)
 {
 	uint8_t *data;
 	size_t len;
 	int e;
 
-	e = pfs_read_file_at(oci->root_fd, "index.json", PFS_MAX_JSON, &data,
-			     &len);
-	if (e == -ENOENT && oci->writable) {
-		*index = json_pack("{s:i,s:[]}", "schemaVersion", 2,
-				   "manifests");
-		return *index ? 0 : -ENOMEM;
-	}
+	e = index_read(oci, &data, &len);
 	if (e)
-		return pfs_errf(oci->log, -e, "%s: index.json: %s", oci->path,
-				why(e));
+		return e;
 	e = pfs_oci_index_parse(oci, data, len, index);
 	free(data);
 	return e;
+}
+
+/*
+ * The streaming read of index.json.  Every value is decoded by jansson
+ * (each stops where its JSON ends); between them only the index's own
+ * object and its "manifests" array are followed here: whitespace, '{',
+ * ':', ',', '[', ']' and '}'.
+ */
+struct iscan {
+	struct pfs_oci *oci;
+	const char *p;
+	size_t len, pos;
+};
+
+static void iscan_ws(struct iscan *s)
+{
+	while (s->pos < s->len && (s->p[s->pos] == ' ' || s->p[s->pos] == '\t' ||
+				   s->p[s->pos] == '\n' || s->p[s->pos] == '\r'))
+		s->pos++;
+}
+
+/* The next non-blank character if it is one of @set (consumed), else 0. */
+static char iscan_punct(struct iscan *s, const char *set)
+{
+	char c;
+
+	iscan_ws(s);
+	if (s->pos == s->len)
+		return 0;
+	c = s->p[s->pos];
+	if (!strchr(set, c) || !c)
+		return 0;
+	s->pos++;
+	return c;
+}
+
+static json_t *iscan_value(struct iscan *s, json_error_t *err)
+{
+	json_t *v;
+
+	iscan_ws(s);
+	v = json_loadb(s->p + s->pos, s->len - s->pos,
+		       JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK |
+		       JSON_REJECT_DUPLICATES, err);
+	if (v)
+		s->pos += (size_t)err->position;
+	return v;
+}
+
+static int iscan_bad(struct iscan *s, const json_error_t *err)
+{
+	return pfs_errf(s->oci->log, EINVAL,
+			"%s: index.json: malformed JSON at byte %zu%s%s",
+			s->oci->path, s->pos + (err ? (size_t)err->position : 0),
+			err ? ": " : "", err ? err->text : "");
+}
+
+/* The "manifests" array: each descriptor to @fn, then let go. */
+static int iscan_manifests(struct iscan *s, pfs_index_fn fn, void *arg)
+{
+	json_error_t err;
+	json_t *ent;
+	size_t i = 0;
+	int e = 0;
+
+	if (!iscan_punct(s, "["))
+		return pfs_errf(s->oci->log, EINVAL,
+				"%s: index.json: not an OCI image index",
+				s->oci->path);
+	if (iscan_punct(s, "]"))
+		return 0;
+	do {
+		ent = iscan_value(s, &err);
+		if (!ent)
+			return iscan_bad(s, &err);
+		e = e ? e : fn(arg, ent, i++);
+		json_decref(ent);
+		if (e < 0)
+			return e;
+	} while (iscan_punct(s, ","));
+	return iscan_punct(s, "]") ? e : iscan_bad(s, NULL);
+}
+
+int pfs_oci_index_scan(struct pfs_oci *oci, const uint8_t *data, size_t len,
+		       pfs_index_fn fn, void *arg, json_t **rest)
+{
+	struct iscan s = { oci, (const char *)data, len, 0 };
+	json_t *top = json_object(), *key, *v;
+	json_error_t err;
+	bool listed = false;
+	int e = 0, r = 0;
+
+	if (!top)
+		return -ENOMEM;
+	if (!iscan_punct(&s, "{")) {
+		e = pfs_errf(oci->log, EINVAL,
+			     "%s: index.json: not an OCI image index", oci->path);
+		goto out;
+	}
+	if (iscan_punct(&s, "}"))
+		goto end;
+	do {
+		iscan_ws(&s);
+		key = s.pos < s.len && s.p[s.pos] == '"' ? iscan_value(&s, &err) :
+							   NULL;
+		if (!key || !iscan_punct(&s, ":")) {
+			json_decref(key);
+			e = iscan_bad(&s, key ? NULL : &err);
+			goto out;
+		}
+		if (!strcmp(json_string_value(key), "manifests") && !listed) {
+			listed = true;
+			r = iscan_manifests(&s, fn, arg);
+			e = r < 0 ? r : 0;
+		} else if ((v = iscan_value(&s, &err)) == NULL) {
+			e = iscan_bad(&s, &err);
+		} else if (listed && !strcmp(json_string_value(key), "manifests")) {
+			json_decref(v);
+			e = iscan_bad(&s, NULL);
+		} else if (json_object_get(top, json_string_value(key))) {
+			json_decref(v);
+			e = pfs_errf(oci->log, EINVAL, "%s: index.json: "
+				     "duplicate key '%s'", oci->path,
+				     json_string_value(key));
+		} else {
+			e = json_object_set_new(top, json_string_value(key), v) ?
+			    -ENOMEM : 0;
+		}
+		json_decref(key);
+		if (e)
+			goto out;
+	} while (iscan_punct(&s, ","));
+	if (!iscan_punct(&s, "}")) {
+		e = iscan_bad(&s, NULL);
+		goto out;
+	}
+end:
+	iscan_ws(&s);
+	if (s.pos != s.len) {
+		e = iscan_bad(&s, NULL);
+		goto out;
+	}
+	if (rest) {
+		*rest = top;
+		top = NULL;
+	}
+out:
+	json_decref(top);
+	return e ? e : r;
+}
+
+struct find_arg {
+	struct pfs_oci *oci;
+	const char *tag;
+	struct pfs_desc *desc;
+	int e;
+};
+
+static int find_one(void *arg, json_t *ent, size_t i)
+{
+	struct find_arg *f = arg;
+	const char *t = pfs_oci_entry_tag(ent);
+	char what[300];
+
+	(void)i;
+	if (!t || strcmp(t, f->tag))
+		return 0;
+	snprintf(what, sizeof(what), "index.json: tag '%s'", f->tag);
+	f->e = pfs_oci_parse_desc(f->oci, ent, what, f->desc);
+	return 1;
 }
 
 const char *pfs_oci_entry_tag(json_t *ent)
@@ -302,17 +513,34 @@ int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
 	return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, tag);
 }
 
+int pfs_oci_index_lookup(struct pfs_oci *oci, const uint8_t *data, size_t len,
+		       const char *tag, struct pfs_desc *manifest)
+{
+	struct find_arg f = { oci, tag, manifest, 0 };
+	char shown[64];
+	int e;
+
+	e = pfs_oci_index_scan(oci, data, len, find_one, &f, NULL);
+	if (e < 0)
+		return e;
+	if (e)
+		return f.e;
+	pfs_printable(tag, shown, sizeof(shown));
+	return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path, shown);
+}
+
 int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			struct pfs_desc *manifest)
 {
-	json_t *index;
+	uint8_t *data;
+	size_t len;
 	int e;
 
-	e = pfs_oci_index_load(oci, &index);
+	e = index_read(oci, &data, &len);
 	if (e)
 		return e;
-	e = pfs_oci_index_find(oci, index, tag, manifest);
-	json_decref(index);
+	e = pfs_oci_index_lookup(oci, data, len, tag, manifest);
+	free(data);
 	return e;
 }
 
@@ -337,37 +565,87 @@ const char *pfs_goarch(void)
 #endif
 }
 
-/* Removes the entries named @tag from the index's list; how many. */
-static size_t drop_tag(json_t *index, const char *tag)
+/*
+ * Rewriting index.json streams too: every descriptor kept is re-encoded
+ * (canonical JSON) into the new file as it is read, so memory is the old
+ * file and the new one, not a tree of every tag.
+ */
+struct rewrite {
+	const char *drop;		/* entries of this tag go */
+	size_t dropped;
+	struct pfs_buf list;		/* the kept ones, joined with ',' */
+	int e;
+};
+
+static int add_entry(struct rewrite *w, const json_t *ent)
 {
-	json_t *list = json_object_get(index, "manifests");
-	size_t i, n = 0;
-
-	for (i = 0; i < json_array_size(list);) {
-		const char *t = pfs_oci_entry_tag(json_array_get(list, i));
-
-		if (t && !strcmp(t, tag)) {
-			json_array_remove(list, i);
-			n++;
-		} else {
-			i++;
-		}
-	}
-	return n;
+	if (w->list.len && pfs_buf_add(&w->list, ",", 1))
+		return -ENOMEM;
+	return pfs_json_canonical(ent, &w->list);
 }
 
-/* Replaces index.json by @index (consumed), atomically. */
-static int write_index(struct pfs_oci *oci, json_t *index)
+static int keep_entry(void *arg, json_t *ent, size_t i)
 {
-	struct pfs_buf out = { 0 };
+	struct rewrite *w = arg;
+	const char *t = pfs_oci_entry_tag(ent);
+
+	(void)i;
+	if (t && !strcmp(t, w->drop)) {
+		w->dropped++;
+		return 0;
+	}
+	return add_entry(w, ent);
+}
+
+/* Replace index.json by its entries less @w->drop's, plus @add if set. */
+static int index_rewrite(struct pfs_oci *oci, struct rewrite *w,
+			 const json_t *add)
+{
+	struct pfs_buf top = { 0 }, out = { 0 };
+	char mark[64], *at;
+	uint64_t rnd[2] = { pfs_random_seed(), pfs_random_seed() };
+	json_t *rest = NULL;
+	uint8_t *data;
+	size_t len, mlen;
 	int e;
 
-	e = pfs_json_canonical(index, &out);
-	json_decref(index);
-	if (!e)
-		e = atomic_write(oci->root_fd, "index.json", out.data, out.len);
+	e = index_read(oci, &data, &len);
+	if (e)
+		return e;
+	e = pfs_oci_index_scan(oci, data, len, keep_entry, w, &rest);
+	free(data);
+	if (e)
+		goto out;
+	if (add && (e = add_entry(w, add)))
+		goto out;
+	/* The index's other members, canonical, with a mark where the
+	 * list goes (a random string no other value holds). */
+	snprintf(mark, sizeof(mark), "pfs-%016llx%016llx",
+		 (unsigned long long)rnd[0], (unsigned long long)rnd[1]);
+	e = -ENOMEM;
+	if (json_object_set_new(rest, "manifests", json_string(mark)) ||
+	    pfs_json_canonical(rest, &top) || pfs_buf_add(&top, "", 1))
+		goto out;
+	snprintf(mark, sizeof(mark), "\"manifests\":\"pfs-%016llx%016llx\"",
+		 (unsigned long long)rnd[0], (unsigned long long)rnd[1]);
+	at = strstr((char *)top.data, mark);
+	mlen = strlen(mark);
+	if (!at || pfs_buf_add(&out, top.data, (size_t)(at - (char *)top.data)) ||
+	    pfs_buf_add(&out, "\"manifests\":[", 13) ||
+	    pfs_buf_add(&out, w->list.data, w->list.len) ||
+	    pfs_buf_add(&out, "]", 1) ||
+	    pfs_buf_add(&out, at + mlen, top.len - 1 - (size_t)(at + mlen -
+							     (char *)top.data)))
+		goto out;
+	e = atomic_write(oci->root_fd, "index.json", out.data, out.len);
+	if (e)
+		e = oci_err(oci, -e, "index.json");
+out:
+	json_decref(rest);
+	pfs_buf_free(&top);
 	pfs_buf_free(&out);
-	return e ? oci_err(oci, -e, "index.json") : 0;
+	pfs_buf_free(&w->list);
+	return e;
 }
 
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
@@ -380,14 +658,14 @@ int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest, json_t *platform)
 {
 	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
-	json_t *index, *ent;
+	struct rewrite w = { .drop = tag };
+	json_t *ent;
 	int e;
 
-	e = pfs_oci_index_load(oci, &index);
+	e = pfs_tag_check(oci->log, tag);
 	if (e)
 		return e;
-	/* A tag names one manifest: drop every older entry carrying it. */
-	drop_tag(index, tag);
+	/* A tag names one manifest: every older entry carrying it goes. */
 	memcpy(digest, "sha256:", 7);
 	pfs_hex(manifest->digest, PFS_DIGEST_SIZE, digest + 7);
 	ent = json_pack("{s:{s:s},s:s,s:s,s:O?,s:I}", "annotations",
@@ -397,29 +675,39 @@ int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
 	if (ent && !platform)
 		json_object_set_new(ent, "platform", json_pack("{s:s,s:s}",
 				    "architecture", pfs_goarch(), "os", "linux"));
-	if (!ent || !json_object_get(ent, "platform") ||
-	    json_array_append_new(json_object_get(index, "manifests"), ent)) {
+	if (!ent || !json_object_get(ent, "platform")) {
 		json_decref(ent);
-		json_decref(index);
 		return -ENOMEM;
 	}
-	return write_index(oci, index);
+	e = index_rewrite(oci, &w, ent);
+	json_decref(ent);
+	return e;
 }
 
 int pfs_oci_tag_remove(struct pfs_oci *oci, const char *tag)
 {
-	json_t *index;
+	struct rewrite w = { .drop = tag };
+	char shown[64];
+	uint8_t *data;
+	size_t len;
 	int e;
 
-	e = pfs_oci_index_load(oci, &index);
+	/* Nothing is rewritten for a tag that is not there. */
+	e = index_read(oci, &data, &len);
 	if (e)
 		return e;
-	if (!drop_tag(index, tag)) {
-		json_decref(index);
+	e = pfs_oci_index_scan(oci, data, len, keep_entry, &w, NULL);
+	free(data);
+	pfs_buf_free(&w.list);
+	if (e)
+		return e;
+	if (!w.dropped) {
+		pfs_printable(tag, shown, sizeof(shown));
 		return pfs_errf(oci->log, ENOENT, "%s: no tag '%s'", oci->path,
-				tag);
+				shown);
 	}
-	return write_index(oci, index);
+	w.dropped = 0;
+	return index_rewrite(oci, &w, NULL);
 }
 
 /* ---- blobs ---------------------------------------------------------------- */
@@ -1072,42 +1360,56 @@ void pfs_tags_free(char **tags, size_t count)
 	free(tags);
 }
 
+struct tag_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int list_one(void *arg, json_t *ent, size_t i)
+{
+	struct tag_list *l = arg;
+	const char *t = pfs_oci_entry_tag(ent);
+
+	(void)i;
+	if (!t)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char **v = realloc(l->v, (cap + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(t);
+	return l->v[l->n++] ? 0 : -ENOMEM;
+}
+
 int pfs_list_tags(const char *oci_dir, const struct pfs_log *log,
 		  char ***tags, size_t *count)
 {
+	struct tag_list l = { 0 };
 	struct pfs_oci *oci;
-	json_t *index, *ent, *list;
-	size_t i, n = 0;
-	char **out;
+	uint8_t *data = NULL;
+	size_t len;
 	int e;
 
 	e = pfs_oci_open(oci_dir, false, log, &oci);
 	if (e)
 		return e;
-	e = pfs_oci_index_load(oci, &index);
+	e = index_read(oci, &data, &len);
+	if (!e)
+		e = pfs_oci_index_scan(oci, data, len, list_one, &l, NULL);
+	free(data);
 	pfs_oci_close(oci);
-	if (e)
-		return e;
-	list = json_object_get(index, "manifests");
-	out = calloc(json_array_size(list) + 1, sizeof(*out));
-	if (!out) {
-		json_decref(index);
+	if (e < 0) {
+		pfs_tags_free(l.v, l.n);
+		return e == -ENOMEM ? pfs_errf(log, ENOMEM, "out of memory") : e;
+	}
+	if (!l.v && !(l.v = calloc(1, sizeof(*l.v))))
 		return -ENOMEM;
-	}
-	json_array_foreach(list, i, ent) {
-		const char *t = pfs_oci_entry_tag(ent);
-
-		if (!t)
-			continue;
-		out[n] = strdup(t);
-		if (!out[n++]) {
-			pfs_tags_free(out, n);
-			json_decref(index);
-			return -ENOMEM;
-		}
-	}
-	json_decref(index);
-	*tags = out;
-	*count = n;
+	*tags = l.v;
+	*count = l.n;
 	return 0;
 }

@@ -64,6 +64,14 @@ struct pfs_manifest {
 	size_t nchunks;
 };
 
+/* Tags follow the OCI distribution spec's tag grammar (docker's): they
+ * name files and URLs, and are printed one a line. */
+#define PFS_TAG_GRAMMAR "[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+#define PFS_TAG_MAX 128
+bool pfs_tag_valid(const char *tag);
+/* -EINVAL, with a message saying why, if @tag is not a valid tag. */
+int pfs_tag_check(const struct pfs_log *log, const char *tag);
+
 int pfs_oci_open(const char *path, bool create, const struct pfs_log *log,
 		 struct pfs_oci **out);
 void pfs_oci_close(struct pfs_oci *oci);
@@ -73,11 +81,25 @@ int pfs_oci_index_load(struct pfs_oci *oci, json_t **index);
 /* index.json's bytes -> its JSON (an object with a "manifests" array). */
 int pfs_oci_index_parse(struct pfs_oci *oci, const uint8_t *data,
 			size_t len, json_t **index);
+/*
+ * index.json's bytes as a stream: @fn gets each descriptor of "manifests"
+ * in turn (index @i; it is freed after the call) and returns 0 to go on,
+ * > 0 to stop (the scan then returns that), < 0 an error.  The whole
+ * document is checked all the same.  With 200,000 tags a JSON tree of the
+ * index costs ten times the file; this costs one descriptor.  @rest (may
+ * be NULL) receives the index's other members.
+ */
+typedef int (*pfs_index_fn)(void *arg, json_t *ent, size_t i);
+int pfs_oci_index_scan(struct pfs_oci *oci, const uint8_t *data, size_t len,
+		       pfs_index_fn fn, void *arg, json_t **rest);
 /* The tag an index entry carries (its ref.name annotation), or NULL. */
 const char *pfs_oci_entry_tag(json_t *ent);
 /* The manifest descriptor @tag names in a parsed index (-ENOENT: none). */
 int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,
 		       struct pfs_desc *manifest);
+/* The same in index.json's bytes, read as a stream (pfs_oci_index_scan). */
+int pfs_oci_index_lookup(struct pfs_oci *oci, const uint8_t *data,
+			 size_t len, const char *tag, struct pfs_desc *manifest);
 /* A descriptor's sha256 digest and size; errors name @what. */
 int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 		       struct pfs_desc *out);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "read/tree.h"
 #include "tools/dump.h"
 
 /* Byte strings become JSON strings when they are valid UTF-8 without NUL,
@@ -107,6 +108,18 @@ static json_t *dump_inode(struct pfs_cur *c, const struct pfs_rootfs *r,
 	return o;
 }
 
+/* What extract writes: null (the reason logged) for a malformed tree. */
+static json_t *expanded(struct pfs_image *img)
+{
+	struct pfs_tree_size ts;
+
+	if (pfs_image_check(img) || pfs_tree_size(img, PFS_ROOT_INO, &ts))
+		return json_null();
+	return json_pack("{s:I,s:I,s:I}", "entries", (json_int_t)ts.entries,
+			 "files", (json_int_t)ts.files, "bytes",
+			 (json_int_t)ts.bytes);
+}
+
 json_t *pfs_image_dump(struct pfs_image *img)
 {
 	const struct pfs_rootfs *r = &img->rfs;
@@ -138,10 +151,11 @@ json_t *pfs_image_dump(struct pfs_image *img)
 		json_array_append_new(verity, json_pack("{s:o,s:o}", "digest",
 					digest_str(d), "verity", digest_str(v)));
 	}
-	out = json_pack("{s:o,s:o,s:I,s:o,s:o}",
+	out = json_pack("{s:o,s:o,s:I,s:o,s:o,s:o}",
 			"manifest", digest_str(img->manifest_desc.digest),
 			"rootfs", digest_str(img->manifest.rootfs.digest),
 			"manifestVersion", (json_int_t)r->version,
-			"metadatas", layers, "fsVerityData", verity);
+			"metadatas", layers, "fsVerityData", verity,
+			"expanded", expanded(img));
 	return out;
 }

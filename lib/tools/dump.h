@@ -6,7 +6,9 @@
 
 #include "read/image.h"
 
-/* Every layer's inodes as stored, fsVerityData, and the image's digests. */
+/* Every layer's inodes as stored, fsVerityData, the image's digests, and
+ * "expanded": what extract writes ({entries, files, bytes}; null if the
+ * tree is malformed, pfs_image_check says why). */
 json_t *pfs_image_dump(struct pfs_image *img);
 
 #endif

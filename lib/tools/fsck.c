@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "read/image.h"
+#include "read/tree.h"
 
 struct fsck {
 	const struct pfs_log *log;	/* the caller's */
@@ -154,52 +154,63 @@ static void check_file_chunks(struct fsck *f, struct pfs_image *img,
 			check_chunk(f, img, &ch);
 }
 
-/* Walk the visible tree; read every file in full. */
-static void check_tree(struct fsck *f, struct pfs_image *img, uint64_t dir,
-		       struct pfs_u64map *seen, unsigned depth)
+/* Read a file in full (which checks its blobs); a problem if it fails. */
+static void check_file(struct fsck *f, struct pfs_image *img,
+		       const struct pfs_tree *t, const struct pfs_attr *a)
 {
-	struct pfs_dirent_info ent;
-	uint64_t pos = 0;
+	uint64_t off = 0;
+	ssize_t n = 0;
+
+	check_file_chunks(f, img, a->ino);
+	while (off < a->size &&
+	       (n = pfs_read(img, a->ino, f->buf, 1 << 20, off)) > 0)
+		off += (uint64_t)n;
+	if (off < a->size)
+		problem(f, "%s:%s: inode %llu (/%s): unreadable: %s", f->dir,
+			f->tag, (unsigned long long)a->ino, t->path,
+			n < 0 ? strerror((int)-n) : "short");
+}
+
+/* Walk the visible tree; read every file in full.  A directory named
+ * twice or too deep is a problem pfs_image_check reported (@shape_ok
+ * false); the walk does not enter it again. */
+static void check_tree(struct fsck *f, struct pfs_image *img, bool shape_ok)
+{
+	struct pfs_u64map seen = { 0 };
+	struct pfs_tree t;
+	struct pfs_attr a;
 	int e;
 
-	if (depth > 4096) {
-		problem(f, "%s:%s: directory %llu: tree too deep", f->dir,
-			f->tag, (unsigned long long)dir);
-		return;
-	}
-	while ((e = pfs_readdir(img, dir, &pos, &ent)) == 1) {
-		struct pfs_attr a;
-		uint64_t off = 0;
-		ssize_t n = 0;
-
-		if (pfs_getattr(img, ent.ino, &a))
-			continue;
-		if (S_ISDIR(a.mode)) {
-			if (pfs_u64map_get(seen, a.ino)) {
-				problem(f, "%s:%s: directory %llu is linked twice",
-					f->dir, f->tag, (unsigned long long)a.ino);
-				continue;
-			}
-			pfs_u64map_put(seen, a.ino, 1);
-			check_tree(f, img, a.ino, seen, depth + 1);
+	e = pfs_tree_init(&t, img, PFS_ROOT_INO, "");
+	while (!e && (e = pfs_tree_next(&t)) != PFS_TREE_END) {
+		if (e < 0) {
+			problem(f, "%s:%s: directory /%s: %s", f->dir, f->tag,
+				t.path, strerror(-e));
+			e = e == -ENOMEM ? e : 0;
 			continue;
 		}
-		if (!S_ISREG(a.mode) || pfs_u64map_get(seen, a.ino))
+		if (e == PFS_TREE_LEAVE) {
+			e = 0;
 			continue;
-		pfs_u64map_put(seen, a.ino, 1);
-		check_file_chunks(f, img, a.ino);
-		while (off < a.size &&
-		       (n = pfs_read(img, a.ino, f->buf, 1 << 20, off)) > 0)
-			off += (uint64_t)n;
-		if (off < a.size)
-			problem(f, "%s:%s: inode %llu ('%.*s'): unreadable: %s",
-				f->dir, f->tag, (unsigned long long)a.ino,
-				(int)ent.name_len, ent.name,
-				n < 0 ? strerror((int)-n) : "short");
+		}
+		e = 0;
+		if (pfs_getattr(img, t.ent.ino, &a))
+			continue;
+		if (S_ISDIR(a.mode)) {
+			e = pfs_tree_enter(&t);
+			if (e == -ELOOP && shape_ok)
+				problem(f, "%s:%s: /%s: %s", f->dir, f->tag,
+					t.path, t.why);
+			e = e == -ELOOP ? 0 : e;
+		} else if (S_ISREG(a.mode) && !pfs_u64map_get(&seen, a.ino)) {
+			e = pfs_u64map_put(&seen, a.ino, 1);
+			check_file(f, img, &t, &a);
+		}
 	}
-	if (e < 0)
-		problem(f, "%s:%s: directory %llu: %s", f->dir, f->tag,
-			(unsigned long long)dir, strerror(-e));
+	if (e == -ENOMEM)
+		problem(f, "%s:%s: out of memory", f->dir, f->tag);
+	pfs_tree_free(&t);
+	pfs_u64map_free(&seen);
 }
 
 /* Chunk layers of the manifest, and fsVerityData against the blobs. */
@@ -247,7 +258,6 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 {
 	struct pfs_image_opts io = { .log = &f->counting };
 	struct pfs_image *img;
-	struct pfs_u64map seen = { 0 };
 	uint8_t got[PFS_DIGEST_SIZE];
 	size_t i;
 
@@ -291,9 +301,7 @@ static void check_tag(struct fsck *f, struct pfs_oci *oci, const char *tag)
 	}
 	check_layers(f, img);
 	check_blobs(f, img);
-	pfs_u64map_put(&seen, PFS_ROOT_INO, 1);
-	check_tree(f, img, PFS_ROOT_INO, &seen, 0);
-	pfs_u64map_free(&seen);
+	check_tree(f, img, pfs_image_check(img) == 0);
 	pfs_u64map_free(&f->reported);
 	free(f->listed);
 	f->listed = NULL;

@@ -1360,8 +1360,9 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 
 	if (!opts)
 		opts = &defaults;
-	if (!tag[0] || strchr(tag, ':'))
-		return pfs_errf(opts->log, EINVAL, "invalid tag '%s'", tag);
+	if ((e = pfs_tag_check(opts->log, tag)) ||
+	    (opts->base_tag && (e = pfs_tag_check(opts->log, opts->base_tag))))
+		return e;
 	e = pfs_oci_open(oci_dir, true, opts->log, &oci);
 	if (e)
 		return e;

@@ -25,7 +25,6 @@
 
 #include "write/build.h"
 
-#define MAX_DEPTH 4096
 #define READ_BLOCK (1u << 20)
 
 struct hardlink {
@@ -771,8 +770,11 @@ static int visit(struct walker *k, int fd, struct pfs_bnode *dir,
 	size_t count = 0, i;
 	int e;
 
-	if (depth > MAX_DEPTH)
-		return werr(k, ELOOP, "directory tree too deep");
+	/* Readers refuse deeper trees (PFS_MAX_DEPTH): so does the build. */
+	if (depth > PFS_MAX_DEPTH)
+		return pfs_errf(k->w->log, ELOOP, "%s: directory more than %u "
+				"levels below the root (the most an image "
+				"holds)", k->path, PFS_MAX_DEPTH);
 	e = list_dir(k, fd, &names, &count);
 	if (e)
 		return e;

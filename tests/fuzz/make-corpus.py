@@ -16,6 +16,11 @@ an index listing another tool's image index.
 corpus/import: tar layers (separated by "PFSLAYR\n"): every entry type,
 whiteouts and opaque directories over a lower layer, the corner cases of
 the import tests, GNU and PAX sparse entries, base-256 numbers.
+corpus/tree: the rootfs seeds, and hostile trees (tests/integration/hostile.py):
+a directory naming itself, one naming the root, a DAG of directories named
+twice, a chain of 4,097 directories.
+corpus/blob: the seektable seeds, a raw chunk, and bombs: one frame of
+1 GiB of zeros, frames of a chunk's size, a frame above it.
 
     tests/fuzz/make-corpus.py build/puzzlefs oci
 
@@ -34,9 +39,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import capnp_msg  # noqa: E402
-import tar_images as images  # noqa: E402
+import hostile  # noqa: E402
 import ocidir  # noqa: E402
 import seekable  # noqa: E402
+import tar_images as images  # noqa: E402
 
 REFERENCE = os.path.join(HERE, "..", "fixtures", "reference-images", "demo")
 
@@ -59,7 +65,8 @@ def small_tree(root):
 
 def main(exe, only):
     out = {k: os.path.join(HERE, "corpus", k)
-           for k in only or ("rootfs", "seektable", "oci", "import")}
+           for k in only or ("rootfs", "seektable", "oci", "import", "tree",
+                             "blob")}
     for d in out.values():
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -88,12 +95,24 @@ def main(exe, only):
             f"{oci.path}:mtime-mixed")
         for tag in ("a", "b", "mtime", "mtime-delta", "mtime-mixed"):
             save("rootfs", f"ours-{tag}", oci.rootfs(tag))
+            save("tree", f"ours-{tag}", oci.rootfs(tag))
+        hostile_trees = {
+            "self": [[hostile.dir_(1, [("a", 2)]),
+                      hostile.dir_(2, [("self", 2)])]],
+            "root": [[hostile.dir_(1, [("a", 2)]),
+                      hostile.dir_(2, [("up", 1)])]],
+            "dag": [hostile.dag(20)],
+            "chain-4097": [hostile.chain(hostile.MAX_DEPTH + 1)],
+        }
+        for name, layers in hostile_trees.items():
+            save("tree", f"hostile-{name}", hostile.rootfs(layers))
         root = capnp_msg.decode(oci.rootfs("b"))
         save("rootfs", "ours-b-3seg-far", capnp_msg.encode(root, 3, "single"))
         save("rootfs", "ours-b-4seg-double", capnp_msg.encode(root, 4, "double"))
         ref = ocidir.Oci(REFERENCE)
         for tag in ("v0", "v1"):
             save("rootfs", f"reference-{tag}", ref.rootfs(tag))
+            save("tree", f"reference-{tag}", ref.rootfs(tag))
 
         blobs = [l["digest"][7:] for l in oci.chunk_layers("a")]
         blob = max((oci.blob(d) for d in blobs), key=len)
@@ -112,6 +131,18 @@ def main(exe, only):
                 if ref.blob(l["digest"][7:])[-4:] == b"\xb1\xea\x92\x8f"]
         smallest = min(zstd, key=lambda l: l["size"])["digest"][7:]
         save("seektable", "reference", ref.blob(smallest))
+        # The seek-table seeds as they are (hand-made ones included).
+        seeds = os.path.join(HERE, "corpus", "seektable")
+        for name in sorted(os.listdir(seeds)):
+            save("blob", name, open(os.path.join(seeds, name), "rb").read())
+        save("blob", "raw", plain[:5000])
+        save("blob", "bomb-1g-frame", seekable.blob(
+            [(hostile.zero_frame(1 << 30), 1 << 30)]))
+        save("blob", "zeros-4-frames", hostile.zeros_blob(
+            4 * hostile.FRAME_MAX, hostile.FRAME_MAX))
+        save("blob", "frame-above-chunk", seekable.blob(
+            [(hostile.zero_frame(hostile.FRAME_MAX + 1),
+              hostile.FRAME_MAX + 1)]))
 
         def index_json(o):
             with open(os.path.join(o.path, "index.json"), "rb") as f:

@@ -73,16 +73,18 @@ def test_extract_no_owner(pfs, image, tmp_path):
 
 
 def test_extract_unprivileged(pfs, corner_tree, image, nobody_tmp):
-    """As an ordinary user: everything but owners, devices and trusted.*
-    xattrs, which are warned about; directories get their modes (0555,
-    sticky) only after their contents exist."""
+    """As an ordinary user: everything but owners, devices (--no-devices)
+    and the trusted.* and security.* xattrs, whose loss is reported and
+    fails the extraction (exit 1) once all else is extracted; directories
+    get their modes (0555, sticky) only after their contents exist."""
     oci = os.path.join(nobody_tmp, "oci")
     shutil.copytree(image.rsplit(":", 1)[0], oci)
     out = os.path.join(nobody_tmp, "out")
     r = subprocess.run(as_nobody(pfs.exe, "extract", "--no-devices",
                                  f"{oci}:t", out), capture_output=True)
-    assert r.returncode == 0, r.stderr
-    assert b"trusted.secret" in r.stderr and b"dev/null" in r.stderr
+    assert r.returncode == 1, r.stderr
+    assert b"trusted.secret: Operation not permitted" in r.stderr
+    assert b"dev/null" not in r.stderr
     src = pfs.listing(corner_tree, mtime=True)
     got = pfs.listing(out, mtime=True)
     for path, want in src.items():
@@ -96,3 +98,18 @@ def test_extract_unprivileged(pfs, corner_tree, image, nobody_tmp):
         if not want["xattrs_hex"]:
             del want["xattrs_hex"]
         assert have == want, path
+
+
+def test_extract_unprivileged_no_xattrs(pfs, image, nobody_tmp):
+    """--no-xattrs: none is restored, and none lost is a failure."""
+    oci = os.path.join(nobody_tmp, "oci")
+    shutil.copytree(image.rsplit(":", 1)[0], oci)
+    out = os.path.join(nobody_tmp, "out")
+    r = subprocess.run(as_nobody(pfs.exe, "extract", "--no-devices",
+                                 "--no-xattrs", f"{oci}:t", out),
+                       capture_output=True)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    for dirpath, dirs, files in os.walk(out):
+        for n in dirs + files:
+            assert not os.listxattr(os.path.join(dirpath, n),
+                                    follow_symlinks=False), n

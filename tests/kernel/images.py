@@ -29,6 +29,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 import capnp_msg  # noqa: E402
 import crafted  # noqa: E402
+import hostile  # noqa: E402
 import tree  # noqa: E402
 
 REFERENCE = os.path.join(TOP, "tests", "fixtures", "reference-images")
@@ -260,7 +261,48 @@ def corrupt_case_names():
             names += [f"zstd-{n}" for n in ("seek-magic", "seek-count",
                                             "seek-dsize", "seek-csize",
                                             "zstd-garbage")]
-    return names
+    return names + [f"hostile-{n}" for n in HOSTILE]
+
+
+# Issue 19's hostile images (tests/integration/hostile.py).
+HOSTILE = ["self", "root", "dag", "deep", "deep-ok", "bomb", "big"]
+
+
+def make_hostile(cdir, add):
+    """Malformed trees fail the mount (as extract, fsck and FUSE refuse
+    them); the deepest tree is served; a frame of more than a chunk is EIO
+    (64 MiB of zeros decoded again for every folio with a 32 MiB cache);
+    a blob of more content than a chunk is served in frames, with a cache
+    smaller than it."""
+    zero = hostile.zero_frame
+    bomb = hostile.seekable.blob([(zero(64 << 20), 64 << 20)])
+    big = hostile.zeros_blob(32 << 20, hostile.FRAME_MAX)
+
+    def files(blob, size):
+        return [[hostile.dir_(1, [("z", 2), ("ok", 3)]),
+                 hostile.file_(2, [(sha256(blob), 0, size, True)]),
+                 hostile.file_(3)]], [blob]
+
+    images = {
+        "self": ([[hostile.dir_(1, [("a", 2)]),
+                   hostile.dir_(2, [("self", 2)])]], [], "mountfail"),
+        "root": ([[hostile.dir_(1, [("a", 2)]),
+                   hostile.dir_(2, [("up", 1)])]], [], "mountfail"),
+        "dag": ([hostile.dag(40)], [], "mountfail"),
+        "deep": ([hostile.chain(hostile.MAX_DEPTH + 1)], [], "mountfail"),
+        "deep-ok": ([hostile.chain(hostile.MAX_DEPTH)], [],
+                    f"descend:{hostile.MAX_DEPTH}"),
+        "bomb": (*files(bomb, 64 << 20), "eio:z:ok:ok"),
+        "big": (*files(big, 32 << 20), "sha:z:" + sha256(bytes(32 << 20))),
+    }
+    for name in HOSTILE:
+        layers, chunks, expect = images[name]
+        oci = hostile.image(os.path.join(cdir, f"hostile-{name}"), "t",
+                            layers, chunks)
+        opts = f"image_manifest={oci.manifest_digest('t')}"
+        if name == "big":
+            opts += ",cache_mb=1"
+        add(f"hostile-{name}", opts, expect)
 
 
 def make_corrupt(pfs, stage, tmp):
@@ -398,6 +440,7 @@ def make_corrupt(pfs, stage, tmp):
             r = put_blob(d, patch_digest(rbuf, chunk, nd))
             add(f"{kind}-{vname}", f"rootfs={r}",
                 f"eio:{path}:ok:{other}")
+    make_hostile(cdir, add)
     with open(os.path.join(cdir, "cases"), "w") as f:
         f.writelines(cases)
     names = [c.split()[0] for c in cases]

@@ -11,6 +11,9 @@
  *       2 s so that reads keep reaching the file system.  Exit 1 on any
  *       error or mismatch.
  *   ktool read FILE          read all of FILE: "OK <sha256>" or "ERR <errno>"
+ *   ktool descend DIR        follow the first subdirectory down, through
+ *                            descriptors (deeper than a path can name):
+ *                            "OK <levels>" or "ERR <errno> at <levels>"
  *   ktool walk DIR           visit everything (stat, readlink, xattrs, read
  *                            files), ignoring errors: prints counts
  *   ktool enable-verity FILE enable fs-verity (sha256, 4 KiB blocks)
@@ -301,6 +304,48 @@ static int cmd_read(const char *path)
 	return 0;
 }
 
+static int cmd_descend(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY), sub;
+	unsigned levels = 0;
+	struct dirent *de;
+	DIR *d;
+
+	while (fd >= 0) {
+		d = fdopendir(fd);
+		if (!d)
+			break;
+		sub = -1;
+		errno = 0;
+		while ((de = readdir(d)))
+			if (de->d_type == DT_DIR && strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, "..")) {
+				sub = openat(dirfd(d), de->d_name,
+					     O_RDONLY | O_DIRECTORY);
+				if (sub < 0) {
+					printf("ERR %d at %u\n", errno, levels);
+					closedir(d);
+					return 1;
+				}
+				break;
+			}
+		if (errno) {
+			printf("ERR %d at %u\n", errno, levels);
+			closedir(d);
+			return 1;
+		}
+		closedir(d);
+		if (sub < 0) {
+			printf("OK %u\n", levels);
+			return 0;
+		}
+		fd = sub;
+		levels++;
+	}
+	printf("ERR %d at %u\n", errno, levels);
+	return 1;
+}
+
 static int cmd_enable_verity(const char *path)
 {
 	struct fsverity_enable_arg arg = {
@@ -442,6 +487,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "read"))
 		return cmd_read(argv[2]);
+	if (!strcmp(argv[1], "descend"))
+		return cmd_descend(argv[2]);
 	if (!strcmp(argv[1], "enable-verity"))
 		return cmd_enable_verity(argv[2]);
 	if (!strcmp(argv[1], "measure"))

@@ -181,6 +181,23 @@ int main(void)
 	roundtrip(out.data, out.len, big, 3 * 65536, 65536);
 	CHECK(pfs_seekable_compress(cctx, big, 10, 3, 0, &out) < 0);
 
+	/* A frame decompresses to at most a chunk: one frame of a whole chunk
+	 * is read, one byte more is refused (a 1 GiB frame is 34 KB). */
+	{
+		struct pfs_seektable st;
+		uint8_t *z = calloc(PFS_FRAME_MAX + 1, 1);
+
+		out.len = 0;
+		CHECK(pfs_seekable_compress(cctx, z, PFS_FRAME_MAX, 3,
+					    PFS_FRAME_MAX, &out) == 0);
+		CHECK(parse(out.data, out.len, &st) == 0);
+		out.len = 0;
+		CHECK(pfs_seekable_compress(cctx, z, PFS_FRAME_MAX + 1, 3,
+					    PFS_FRAME_MAX + 1, &out) == 0);
+		CHECK(parse(out.data, out.len, &st) != 0);
+		free(z);
+	}
+
 	pfs_buf_free(&out);
 	ZSTD_freeCCtx(cctx);
 	free(big);

@@ -178,7 +178,9 @@ check readers readers
 
 # ---- 4. corrupted images -----------------------------------------------------------
 
-# Expectations: mountfail | any | eio:HEXPATH:ok:HEXPATH
+# Expectations: mountfail | any | eio:HEXPATH:ok:HEXPATH | descend:LEVELS
+# (mounts; the first subdirectories go LEVELS deep) | sha:PATH:SHA256
+# (mounts; PATH reads whole, with that sha256)
 corrupt() {	# NAME OPTS EXPECT
 	d=/data/corrupt/$1
 	timeout 60 mount -t puzzlefs -o "oci_root_dir=$d,$2" none /mnt/p 2>/tmp/err
@@ -206,6 +208,20 @@ corrupt() {	# NAME OPTS EXPECT
 		case "$r2" in "ERR 5 "*) ;; *) die "$bad again: $r2, expected EIO";; esac
 		case "$o" in OK*) ;; *) die "$good: $o";; esac
 		echo "EIO on $bad, $good reads";;
+	descend:*)
+		[ $rc = 0 ] || die "mount failed: $(cat /tmp/err)"
+		r=$($K descend /mnt/p)
+		umount /mnt/p
+		[ "$r" = "OK ${3#descend:}" ] || die "descend: $r"
+		echo "${3#descend:} levels served";;
+	sha:*)
+		[ $rc = 0 ] || die "mount failed: $(cat /tmp/err)"
+		p=$(echo "$3" | cut -d: -f2)
+		want=$(echo "$3" | cut -d: -f3)
+		r=$($K read "/mnt/p/$p")
+		umount /mnt/p
+		[ "$r" = "OK $want" ] || die "$p: $r, expected OK $want"
+		echo "$p reads right";;
 	esac
 }
 dmesg -c > /dev/null
