@@ -26,6 +26,8 @@ static const struct cli_cmd commands[] = {
 	{ "fsck", "check an image or a whole OCI directory", cmd_fsck },
 	{ "rmtag", "remove tags from an OCI directory", cmd_rmtag },
 	{ "gc", "delete the blobs no tag uses", cmd_gc },
+	{ "push", "push an image to a registry (docker://)", cmd_push },
+	{ "pull", "pull an image from a registry (docker://)", cmd_pull },
 };
 
 static void usage(FILE *f)
