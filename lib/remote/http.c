@@ -987,6 +987,12 @@ static void finished(struct pfs_http *h, struct pfs_http_req *r, CURLcode res)
 		schedule_retry(h, r, now);
 		return;
 	}
+	if (transient(res) && r->attempts > 1) {
+		size_t n = strlen(r->errmsg);
+
+		snprintf(r->errmsg + n, sizeof(r->errmsg) - n, " (%u tries)",
+			 r->attempts);
+	}
 	complete(h, r, errno_of(res));
 }
 

@@ -525,8 +525,9 @@ int pfs_reg_failure(struct pfs_reg_call *c, const char *what)
 	if (r->err) {
 		if (r->err == -EPROTO && !reg->o.no_tls_verify &&
 		    strstr(r->errmsg, "certificate"))
-			hint = " (trust its CA with --cert-dir DIR holding "
-			       "CA.crt, or skip the check with --tls-verify=false)";
+			hint = " (trust its CA with --cert-dir DIR, DIR holding "
+			       "the CA as a *.crt file, or skip the check with "
+			       "--tls-verify=false)";
 		return pfs_errf(reg->log, -r->err, "%s: %s: %s%s", reg->host,
 				what, r->errmsg, hint);
 	}
