@@ -424,6 +424,87 @@ def kernel_section(k, targets):
             "> (or run `bench/kernel/run.py` alone and then `bench/run.sh --report-only`).")
 
 
+def registry_section(rg, targets):
+    if not rg:
+        return "_Not run yet: `bench/run.sh --sections registry`._"
+    full = rg.get("skopeo_full")
+    parts = [conditions(rg),
+             f"`puzzlefs push` / `pull` through {rg['registry']} on 127.0.0.1 (TLS, "
+             "anonymous, filesystem storage; the test suite's fixture), against "
+             f"`{rg['skopeo']}` `copy` (oci: ↔ docker://) on the same registry in the same "
+             "run. Each puzzlefs push goes to a new repository and each pull into a new "
+             "directory; re-push: the same image to the same tag again. CPU: user + system "
+             "seconds of the client, and of the registry process meanwhile. Blobs/s: blobs "
+             "moved / wall seconds. " +
+             ("skopeo copied the whole images, once." if full else
+              "skopeo copied the /usr/share/doc subset images once (it takes minutes); its "
+              "full-image time is scaled from them linearly in blobs, which underestimates "
+              "it (skopeo slows down as an image grows: see the note below), so the ratios "
+              "to it are upper bounds. The subset table compares both tools on the subset "
+              "directly.")]
+    for flavor, im in rg["images"].items():
+        sub = rg["subset"][flavor]
+        scale = im["blobs"] / sub["blobs"]
+        rows = []
+        for op in ("push", "pull"):
+            m = im[op]
+            sk = im.get(f"skopeo_{op}") or sub.get(f"skopeo_{op}")
+            sk_wall = sk["wall"] * (1 if full else scale) if sk else None
+            w = med(m["wall"])
+            rows.append([f"puzzlefs {op}", im["blobs"], f"{im['bytes'] / 1e6:.0f}",
+                         fmt(m["wall"]), f"{im['blobs'] / w:.0f}", fmt(m["cpu"]),
+                         fmt(m["reg_cpu"]), fmt(m["requests"], digits=0),
+                         ratio(w, sk_wall, 3)])
+            if sk:
+                rows.append([f"skopeo {op}" + ("" if full else " (scaled)"), im["blobs"],
+                             f"{im['bytes'] / 1e6:.0f}", f"{sk_wall:.0f}",
+                             f"{im['blobs'] / sk_wall:.1f}",
+                             f"{sk['cpu'] * (1 if full else scale):.0f}",
+                             f"{sk['reg_cpu'] * (1 if full else scale):.0f}", "-", "1×"])
+                targets.append((f"registry {op} ≤ 0.05× `skopeo copy` ({flavor}, /usr/share)",
+                                ratio(w, sk_wall, 3), w / sk_wall <= 0.05))
+        rp = im["repush"]
+        rows.append(["puzzlefs re-push (unchanged)", im["blobs"], "-", fmt(rp["wall"]),
+                     "-", fmt(rp["cpu"]), fmt(rp["reg_cpu"]), fmt(rp["requests"], digits=0),
+                     "-"])
+        targets.append((f"re-push of an unchanged image ≤ 2 s ({flavor}, /usr/share)",
+                        f"{med(rp['wall']):.2f} s", med(rp["wall"]) <= 2))
+        parts.append(f"### /usr/share, {'plain' if flavor == 'plain' else '-c'}
+
+" + table(
+            ["", "blobs", "MB", "time s", "blobs/s", "client CPU s", "registry CPU s",
+             "requests", "× skopeo"], rows))
+    rows = []
+    for flavor, sub in rg["subset"].items():
+        for op in ("push", "pull"):
+            sk = sub.get(f"skopeo_{op}")
+            w = med(sub[op]["wall"])
+            rows.append([f"{flavor}: {op}", sub["blobs"], fmt(sub[op]["wall"]),
+                         f"{sk['wall']:.1f}" if sk else "-",
+                         ratio(w, sk["wall"], 3) if sk else "-",
+                         fmt(sub[op]["cpu"]), f"{sk['cpu']:.1f}" if sk else "-"])
+    parts.append("### The /usr/share/doc subset, both tools
+
+" + table(
+        ["image: operation", "blobs", "puzzlefs s", "skopeo s", "× skopeo",
+         "puzzlefs CPU s", "skopeo CPU s"], rows))
+    d = rg.get("delta")
+    if d:
+        parts.append("### A delta v2 after v1
+
+"
+                     f"v1 is the plain /usr/share image ({d['v1_blobs']} blobs), already in "
+                     "the repository; v2 (`build -b`) adds 100 files and appends a line to 20 "
+                     f"others: {d['v2_blobs']} blobs, {d['new_blobs']} of them not in v1. "
+                     f"Pushing v2 uploaded {d['uploaded']} blobs ({d['present']} found "
+                     f"present) in {d['wall']:.2f} s, {d['requests']} requests.")
+        targets.append(("a delta v2 pushed after v1 uploads only v2's new blobs",
+                        f"{d['uploaded']} uploaded, {d['new_blobs']} new",
+                        d["uploaded"] == d["new_blobs"]))
+    parts.append(note("registry.md"))
+    return "\n\n".join(parts)
+
+
 def before_after(ctx):
     """The same measurements with the binary before the optimizations
     (bench.py --puzzlefs OLD --results WORK/results-baseline), if kept."""
@@ -495,13 +576,15 @@ def write(ctx):
     b, d, f = load(ctx.results, "build"), load(ctx.results, "dedup"), load(ctx.results, "fuse")
     fr, k = load(ctx.results, "frames"), load(ctx.results, "kernel")
     fo = load(ctx.results, "frontier")
+    rg = load(ctx.results, "registry")
     sections = [("Build", build_section(b, targets)),
                 ("Dedup: two versions of an image", dedup_section(d, targets)),
                 ("FUSE read (/usr/share)", fuse_section(f, targets)),
                 ("Frame-size study for `build -c`", frames_section(fr)),
                 ("Size against time for `build -c`: zstd level and frame size",
                  frontier_section(fo)),
-                ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets))]
+                ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets)),
+                ("Registry: push and pull", registry_section(rg, targets))]
     passed = sum(1 for t in targets if t[2] is True)
     failed = sum(1 for t in targets if t[2] is False)
     doc = ["# Benchmark results",
