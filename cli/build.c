@@ -54,18 +54,6 @@ static void print_json(const char *tag, const char *hex,
 	json_decref(j);
 }
 
-static int number(const struct cli *cli, const char *arg, long min, long max,
-		  long *out)
-{
-	char *end;
-
-	*out = strtol(arg, &end, 10);
-	if (*arg == 0 || *end || *out < min || *out > max)
-		return cli_usage_err(cli, "'%s': expected a number in %ld..%ld",
-				     arg, min, max);
-	return 0;
-}
-
 int cmd_build(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -92,7 +80,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 		case 'c': bo.compress = true; break;
 		case 'b': bo.base_tag = optarg; break;
 		case 'L':
-			if ((e = number(cli, optarg, -7, 22, &v)))
+			if ((e = cli_number(cli, optarg, -7, 22, &v)))
 				return e;
 			bo.zstd_level = v ? (int)v : 3;
 			break;
@@ -104,7 +92,7 @@ int cmd_build(struct cli *cli, int argc, char **argv)
 			bo.zstd_frame = (uint32_t)size;
 			break;
 		case 'j':
-			if ((e = number(cli, optarg, 1, 1024, &v)))
+			if ((e = cli_number(cli, optarg, 1, 1024, &v)))
 				return e;
 			bo.threads = (unsigned)v;
 			break;

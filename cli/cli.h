@@ -29,6 +29,9 @@ int cli_usage_err(const struct cli *cli, const char *fmt, ...)
 /* "OCI_DIR:TAG" split at the last ':'; returns 0 or prints a usage error. */
 int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 		  char **tag);
+/* A decimal number in @min..@max; 0 or prints a usage error (2). */
+int cli_number(const struct cli *cli, const char *arg, long min, long max,
+	       long *out);
 /* Parse a 64-hex-digit digest. */
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out);
 /* Common --help/-h handling: prints @usage and returns true. */

@@ -83,6 +83,18 @@ int cli_image_ref(const struct cli *cli, const char *arg, char **dir,
 	return 0;
 }
 
+int cli_number(const struct cli *cli, const char *arg, long min, long max,
+	       long *out)
+{
+	char *end;
+
+	*out = strtol(arg, &end, 10);
+	if (*arg == 0 || *end || *out < min || *out > max)
+		return cli_usage_err(cli, "'%s': expected a number in %ld..%ld",
+				     arg, min, max);
+	return 0;
+}
+
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out)
 {
 	if (!strncmp(arg, "sha256:", 7))

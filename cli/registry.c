@@ -80,18 +80,6 @@ struct args {
 	bool push;
 };
 
-static int number(const struct cli *cli, const char *arg, long min, long max,
-		  long *out)
-{
-	char *end;
-
-	*out = strtol(arg, &end, 10);
-	if (*arg == 0 || *end || *out < min || *out > max)
-		return cli_usage_err(cli, "'%s': expected a number in %ld..%ld",
-				     arg, min, max);
-	return 0;
-}
-
 /* --creds USER: the password from the terminal, without echo. */
 static int ask_password(const struct cli *cli, const char *user, char **out)
 {
@@ -154,7 +142,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 	while ((c = getopt_long(argc, argv, "j:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			if ((e = number(cli, optarg, 1, 256, &v)))
+			if ((e = cli_number(cli, optarg, 1, 256, &v)))
 				return e;
 			r->jobs = (unsigned)v;
 			break;
@@ -180,7 +168,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 			break;
 		case O_CERTS: r->cert_dir = optarg; break;
 		case O_RETRY:
-			if ((e = number(cli, optarg, 0, 100, &v)))
+			if ((e = cli_number(cli, optarg, 0, 100, &v)))
 				return e;
 			r->attempts = (unsigned)v + 1;
 			break;

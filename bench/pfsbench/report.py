@@ -469,9 +469,7 @@ def registry_section(rg, targets):
                      "-"])
         targets.append((f"re-push of an unchanged image ≤ 2 s ({flavor}, /usr/share)",
                         f"{med(rp['wall']):.2f} s", med(rp["wall"]) <= 2))
-        parts.append(f"### /usr/share, {'plain' if flavor == 'plain' else '-c'}
-
-" + table(
+        parts.append(f"### /usr/share, {'plain' if flavor == 'plain' else '-c'}\n\n" + table(
             ["", "blobs", "MB", "time s", "blobs/s", "client CPU s", "registry CPU s",
              "requests", "× skopeo"], rows))
     rows = []
@@ -483,16 +481,12 @@ def registry_section(rg, targets):
                          f"{sk['wall']:.1f}" if sk else "-",
                          ratio(w, sk["wall"], 3) if sk else "-",
                          fmt(sub[op]["cpu"]), f"{sk['cpu']:.1f}" if sk else "-"])
-    parts.append("### The /usr/share/doc subset, both tools
-
-" + table(
+    parts.append("### The /usr/share/doc subset, both tools\n\n" + table(
         ["image: operation", "blobs", "puzzlefs s", "skopeo s", "× skopeo",
          "puzzlefs CPU s", "skopeo CPU s"], rows))
     d = rg.get("delta")
     if d:
-        parts.append("### A delta v2 after v1
-
-"
+        parts.append("### A delta v2 after v1\n\n"
                      f"v1 is the plain /usr/share image ({d['v1_blobs']} blobs), already in "
                      "the repository; v2 (`build -b`) adds 100 files and appends a line to 20 "
                      f"others: {d['v2_blobs']} blobs, {d['new_blobs']} of them not in v1. "

@@ -144,7 +144,7 @@ static void reset_results(struct pfs_http_req *r)
 	r->errmsg[0] = 0;
 	r->attempts = 0;
 	r->delivered = 0;
-	r->hdrs_len = 0;
+	r->hdrs.len = 0;
 	r->errbody.len = 0;
 	free(r->cur_url);
 	r->cur_url = NULL;
@@ -162,7 +162,7 @@ void pfs_http_req_clear(struct pfs_http_req *r)
 	free(r->url);
 	curl_slist_free_all(r->headers);
 	free(r->auth);
-	free(r->hdrs);
+	pfs_buf_free(&r->hdrs);
 	pfs_buf_free(&r->errbody);
 	free(r->cur_url);
 	curl_slist_free_all(r->sent_headers);
@@ -219,8 +219,8 @@ const char *pfs_http_header(const struct pfs_http_req *r, const char *name,
 	size_t n = strlen(name), off = 0;
 	bool passed = !after;
 
-	while (r->hdrs && off < r->hdrs_len) {
-		const char *h = r->hdrs + off;
+	while (off < r->hdrs.len) {
+		const char *h = (const char *)r->hdrs.data + off;
 		size_t len = strlen(h);
 
 		off += len + 1;
@@ -382,30 +382,19 @@ static long status_of(const char *line, size_t len)
 static int keep_header(struct pfs_http_req *r, const char *line, size_t len)
 {
 	const char *colon = memchr(line, ':', len);
-	size_t need = len + 1;
+	size_t start = r->hdrs.len, i;
+	int e;
 
-	if (!colon || colon == line || r->hdrs_len + need > MAX_HEADERS)
+	if (!colon || colon == line || start + len + 1 > MAX_HEADERS)
 		return 0;
-	if (r->hdrs_len + need > r->hdrs_cap) {
-		size_t cap = r->hdrs_cap ? r->hdrs_cap * 2 : 2048;
-		char *p;
-
-		while (cap < r->hdrs_len + need)
-			cap *= 2;
-		p = realloc(r->hdrs, cap);
-		if (!p)
-			return -ENOMEM;
-		r->hdrs = p;
-		r->hdrs_cap = cap;
-	}
-	memcpy(r->hdrs + r->hdrs_len, line, len);
-	r->hdrs[r->hdrs_len + len] = 0;
+	e = pfs_buf_add(&r->hdrs, line, len);
+	if (!e)
+		e = pfs_buf_add(&r->hdrs, "", 1);
 	/* A NUL inside a header would cut it short: make it a blank. */
-	for (size_t i = 0; i < len; i++)
-		if (!r->hdrs[r->hdrs_len + i])
-			r->hdrs[r->hdrs_len + i] = ' ';
-	r->hdrs_len += need;
-	return 0;
+	for (i = start; !e && i < start + len; i++)
+		if (!r->hdrs.data[i])
+			r->hdrs.data[i] = ' ';
+	return e;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
@@ -416,7 +405,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && !memcmp(buf, "HTTP/", 5)) {
 		r->status = status_of(buf, len);
-		r->hdrs_len = 0;
+		r->hdrs.len = 0;
 		r->errbody.len = 0;
 		r->resp_pos = 0;
 		return len;
@@ -723,7 +712,7 @@ static void start(struct pfs_http *h, struct pfs_http_req *r, uint64_t now)
 	}
 	r->errmsg[0] = 0;
 	r->status = 0;
-	r->hdrs_len = 0;
+	r->hdrs.len = 0;
 	r->errbody.len = 0;
 	r->sink_err = 0;
 	r->body_pos = 0;

@@ -94,8 +94,7 @@ struct pfs_http_req {
 	unsigned attempts;		/* transfers made (retries + 1) */
 	uint64_t delivered;		/* body bytes given to the sink */
 	/* Response headers of the last answer, "Name: value\0" each. */
-	char *hdrs;
-	size_t hdrs_len, hdrs_cap;
+	struct pfs_buf hdrs;
 	/* Non-2xx response body (the registry's error JSON), bounded. */
 	struct pfs_buf errbody;
 

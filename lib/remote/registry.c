@@ -769,6 +769,24 @@ static void json_media_type(const struct pfs_buf *b, char *out, size_t size)
 	json_decref(v);
 }
 
+/* A GET or HEAD of a manifest, and its name for messages in @what. */
+static int manifest_call(struct pfs_reg_call *c, struct pfs_registry *reg,
+			 const char *method, const char *repo,
+			 const char *target, const char *accept, char *what,
+			 size_t size)
+{
+	int e;
+
+	snprintf(what, size, "manifest %s:%s", repo, target);
+	e = pfs_reg_call_init(c, reg, method, "/v2/%s/manifests/%s", repo,
+			      target);
+	if (!e)
+		e = pfs_http_req_header(&c->req, "Accept: %s",
+					accept ? accept : PFS_REG_ACCEPT_ALL);
+	c->req.prio = PFS_PRIO_DEMAND;
+	return e;
+}
+
 int pfs_reg_manifest_get(struct pfs_registry *reg, const char *repo,
 			 const char *target, const char *accept,
 			 struct pfs_reg_manifest *out)
@@ -780,15 +798,10 @@ int pfs_reg_manifest_get(struct pfs_registry *reg, const char *repo,
 	int e;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(what, sizeof(what), "manifest %s:%s", repo, target);
-	e = pfs_reg_call_init(&c, reg, "GET", "/v2/%s/manifests/%s", repo,
-			      target);
-	if (!e)
-		e = pfs_http_req_header(&c.req, "Accept: %s",
-					accept ? accept : PFS_REG_ACCEPT_ALL);
+	e = manifest_call(&c, reg, "GET", repo, target, accept, what,
+			  sizeof(what));
 	c.req.sink = manifest_sink;
 	c.req.sink_arg = &out->data;
-	c.req.prio = PFS_PRIO_DEMAND;
 	if (!e)
 		e = pfs_reg_run(&c);
 	if (!e && c.req.status == 404) {
@@ -841,13 +854,8 @@ int pfs_reg_manifest_head(struct pfs_registry *reg, const char *repo,
 	int e;
 
 	memset(digest, 0, PFS_DIGEST_SIZE);
-	snprintf(what, sizeof(what), "manifest %s:%s", repo, target);
-	e = pfs_reg_call_init(&c, reg, "HEAD", "/v2/%s/manifests/%s", repo,
-			      target);
-	if (!e)
-		e = pfs_http_req_header(&c.req, "Accept: %s",
-					accept ? accept : PFS_REG_ACCEPT_ALL);
-	c.req.prio = PFS_PRIO_DEMAND;
+	e = manifest_call(&c, reg, "HEAD", repo, target, accept, what,
+			  sizeof(what));
 	if (!e)
 		e = pfs_reg_run(&c);
 	if (!e && c.req.status == 404)

@@ -397,8 +397,10 @@ int pfs_oci_tag_set_annot(struct pfs_oci *oci, const char *tag,
 			"os", "linux", "size", (json_int_t)manifest->size);
 	if (ent && key &&
 	    json_object_set_new(json_object_get(ent, "annotations"), key,
-				json_string(value)))
-		ent = (json_decref(ent), NULL);
+				json_string(value))) {
+		json_decref(ent);
+		ent = NULL;
+	}
 	if (!ent ||
 	    json_array_append_new(json_object_get(index, "manifests"), ent)) {
 		json_decref(index);

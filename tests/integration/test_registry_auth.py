@@ -117,21 +117,17 @@ def test_auth_files(client, basic, certs, image, tmp_path):
     r = run(client, "push", image, basic.ref("files/a", "t"), "--authfile",
             authfile)
     assert r.returncode == 0, r.stderr
-    r = client.push(image, basic.ref("files/b", "t"), check=False,
-                    env=dict(base, REGISTRY_AUTH_FILE=str(authfile)))
-    assert r.returncode == 0, r.stderr
-    xdg = tmp_path / "run"
+    xdg, home = tmp_path / "run", tmp_path / "home"
     (xdg / "containers").mkdir(parents=True)
     os.link(authfile, xdg / "containers" / "auth.json")
-    r = client.push(image, basic.ref("files/c", "t"), check=False,
-                    env=dict(base, XDG_RUNTIME_DIR=str(xdg)))
-    assert r.returncode == 0, r.stderr
-    home = tmp_path / "home"
     (home / ".docker").mkdir(parents=True)
     os.link(authfile, home / ".docker" / "config.json")
-    r = client.push(image, basic.ref("files/d", "t"), check=False,
-                    env=dict(base, HOME=str(home)))
-    assert r.returncode == 0, r.stderr
+    for repo, env in (("files/b", {"REGISTRY_AUTH_FILE": str(authfile)}),
+                      ("files/c", {"XDG_RUNTIME_DIR": str(xdg)}),
+                      ("files/d", {"HOME": str(home)})):
+        r = client.push(image, basic.ref(repo, "t"), check=False,
+                        env=dict(base, **env))
+        assert r.returncode == 0, (env, r.stderr)
     # A repository-specific entry wins over the host's.
     entries = {"auths": {basic.host: {"auth": "YmFkOmJhZA=="},
                          f"{basic.host}/files": json.loads(
