@@ -949,6 +949,12 @@ static void finished(struct pfs_http *h, struct pfs_http_req *r, CURLcode res)
 	}
 	if (res == CURLE_WRITE_ERROR && r->sink_err == 1)
 		res = CURLE_OK;		/* the range is complete */
+	else if (transient(res) && res != CURLE_OPERATION_TIMEDOUT &&
+		 r->status >= 400 && !r->sink_err)
+		/* An error answer whose body broke off (docker-registry's
+		 * 416 over HTTP/2 announces more than it sends): the status
+		 * is what counts. */
+		res = CURLE_OK;
 	else if (r->sink_err && r->sink_err != 1) {
 		complete(h, r, r->sink_err);
 		return;

@@ -485,7 +485,8 @@ class FaultProxy:
       hook       f(method, path) -> None (forward), "drop" (close without
                  an answer), "stall" (hold the request until release()),
                  "503" (answer 503 at once), "kill" (kill the registry,
-                 then drop)
+                 then drop), "cut" (forward, but close the connection
+                 after half of the answer's body)
       max_manifest  answer 413 to a manifest PUT over this many bytes
       redirect   True: answer blob GETs with a 307 to this proxy's
                  storage origin (another port), which serves the blob and
@@ -630,13 +631,17 @@ class FaultProxy:
             self._drop(h)
             return
         status, rheaders, data = r
+        if action == "cut":
+            self._reply(h, status, rheaders, data, cut=len(data) // 2)
+            self._drop(h)
+            return
         if method == "GET" and m and m.group(1) in self.flip and data:
             data = bytearray(data)
             data[len(data) // 2] ^= 0x01
             data = bytes(data)
         self._reply(h, status, rheaders, data)
 
-    def _reply(self, h, status, rheaders, data):
+    def _reply(self, h, status, rheaders, data, cut=None):
         h.send_response(status)
         for k, v in rheaders:
             if k.lower() not in _HOP and k.lower() != "content-length":
@@ -646,7 +651,8 @@ class FaultProxy:
                       .get("content-length", "0"))
         h.end_headers()
         if h.command != "HEAD":
-            h.wfile.write(data)
+            h.wfile.write(data if cut is None else data[:cut])
+            h.wfile.flush()
 
     def _storage(self, h):
         """Blob storage on another origin: serves what the registry holds
