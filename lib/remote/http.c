@@ -1051,7 +1051,7 @@ static bool take_incoming(struct pfs_http *h)
 		enqueue(h, r, false);
 	}
 	stop = h->stop;
-	do {
+	while (h->nctl) {
 		n = h->nctl < 64 ? h->nctl : 64;
 		memcpy(ctl, h->ctl + h->nctl - n, n * sizeof(*ctl));
 		h->nctl -= n;
@@ -1059,7 +1059,7 @@ static bool take_incoming(struct pfs_http *h)
 		for (i = 0; i < n; i++)
 			control(h, ctl[i]);
 		pthread_mutex_lock(&h->lock);
-	} while (h->nctl);
+	}
 	pthread_mutex_unlock(&h->lock);
 	return stop;
 }

@@ -484,28 +484,41 @@ static size_t count_chunks(const uint8_t *data, size_t len, size_t *layers)
 	return n;
 }
 
+/* A manifest refused for its size: 413, or docker distribution's 400
+ * "request body too large" (whose body may not arrive at all: it stops
+ * reading, answers and closes while the manifest is still being sent). */
+static bool refused_as_too_large(const struct pfs_reg_call *c, size_t len)
+{
+	if (c->req.err)
+		return len > MANIFEST_LIMIT && c->req.err == -ECONNRESET;
+	return c->req.status == 413 ||
+	       (c->req.status == 400 &&
+		((c->req.errbody.len &&
+		  memmem(c->req.errbody.data, c->req.errbody.len,
+			 "request body too large", 22)) ||
+		 (len > MANIFEST_LIMIT && !c->req.errbody.len)));
+}
+
 static int too_large(struct push *p, const char *where, const uint8_t *data,
-		     size_t len, long status)
+		     size_t len, const struct pfs_reg_call *c)
 {
 	size_t layers, chunks = count_chunks(data, len, &layers);
+	char how[64];
 
+	if (c->req.err)
+		snprintf(how, sizeof(how), "it closed the connection");
+	else
+		snprintf(how, sizeof(how), "%ld%s", c->req.status,
+			 c->req.status == 413 ? " Payload Too Large" :
+			 ": request body too large");
 	return pfs_errf(p->log, EFBIG, "%s: %s: the registry refused the "
 			"manifest as too large (%s): it is %zu bytes, over the "
 			"registry's manifest size limit (docker distribution, "
 			"and most registries, take at most 4 MiB), and names "
 			"%zu layers, %zu of them chunks: build the image with "
 			"fewer, larger chunk blobs",
-			pfs_registry_host(p->reg), where,
-			status == 413 ? "413 Payload Too Large" :
-			"400: request body too large", len, layers, chunks);
-}
-
-static bool body_too_large(const struct pfs_reg_call *c)
-{
-	return c->req.status == 413 ||
-	       (c->req.status == 400 && c->req.errbody.len &&
-		memmem(c->req.errbody.data, c->req.errbody.len,
-		       "request body too large", 22));
+			pfs_registry_host(p->reg), where, how, len, layers,
+			chunks);
 }
 
 static int put_manifest(struct push *p, const char *media, const uint8_t *data,
@@ -527,8 +540,8 @@ static int put_manifest(struct push *p, const char *media, const uint8_t *data,
 					 data, len);
 		if (!e && c.req.status == 201)
 			break;
-		if (!e && body_too_large(&c)) {
-			e = too_large(p, where, data, len, c.req.status);
+		if ((!e || e == -ECONNRESET) && refused_as_too_large(&c, len)) {
+			e = too_large(p, where, data, len, &c);
 		} else if (!e && round == 0 && c.req.status == 400 &&
 			   pfs_reg_errors_has(c.req.errbody.data,
 					      c.req.errbody.len,

@@ -20,7 +20,6 @@ from registry import Client, anon_registry, certs  # noqa: F401 (fixtures)
 from test_core_delta import change, make_base
 from test_fuse import Mounts
 
-pytestmark = pytest.mark.core
 
 EMPTY_CONFIG = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
@@ -76,6 +75,7 @@ def check_store(path):
 
 # ---- acceptance 1: round trips ----------------------------------------------
 
+@pytest.mark.core
 @pytest.mark.parametrize("tag", ["plain", "zstd"])
 def test_roundtrip_mounts(pfs, client, anon_registry, images, corner_tree,
                           tmp_path, tag):
@@ -102,6 +102,7 @@ def test_roundtrip_mounts(pfs, client, anon_registry, images, corner_tree,
         mounts.cleanup()
 
 
+@pytest.mark.core
 def test_delta_uploads_new_blobs(pfs, client, anon_registry, images, tmp_path):
     src = images["oci"]
     client.push(f"{src.path}:a", anon_registry.ref("delta", "a"))
@@ -199,6 +200,7 @@ def test_mount_from_another_repository(pfs, client, anon_registry, images,
         pfs.run("fsck", out)
 
 
+@pytest.mark.core
 def test_chunked_upload(pfs, client, anon_registry, images, tmp_path):
     src = images["oci"]
     big = [d for d in image_blobs(src, "plain")
@@ -214,6 +216,7 @@ def test_chunked_upload(pfs, client, anon_registry, images, tmp_path):
     assert ocidir.Oci(dst).manifest_digest("v1") == src.manifest_digest("plain")
 
 
+@pytest.mark.core
 def test_by_digest(pfs, client, anon_registry, images, tmp_path):
     src = images["oci"]
     digest = src.manifest_digest("zstd")
