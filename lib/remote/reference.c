@@ -135,6 +135,10 @@ int pfs_ref_parse(const char *s, struct pfs_ref *ref, const struct pfs_log *log)
 	if (!strncmp(s, PFS_REF_PREFIX, strlen(PFS_REF_PREFIX)))
 		s += strlen(PFS_REF_PREFIX);
 	at = strchr(s, '@');
+	if (at && (!strchr(s, '/') || at < strchr(s, '/')))
+		/* user:password@host: not echoed, it may hold a password. */
+		return pfs_errf(log, EINVAL, "credentials do not go in an image "
+				"reference: use --creds or an auth file");
 	if (at) {
 		if (strncmp(at + 1, "sha256:", 7))
 			return bad(log, full, "only sha256 digests are supported");

@@ -31,10 +31,10 @@ static void references(void)
 	static const char *const bad[] = {
 		"docker://", "docker://h.x/", "docker://h.x/Upper", "docker://h.x/a//b",
 		"docker://h.x/a:", "docker://h.x/a:-t", "docker://h.x/a@sha256:00",
-		"docker://h.x/a@md5:" "0123456789abcdef0123456789abcdef",
+		"docker://h.x/a@md5:0123456789abcdef0123456789abcdef",
 		"docker://h.x:0/a", "docker://h.x:70000/a", "docker://h-.x/a",
 		"docker://h.x/a_", "docker://h.x/a___b", "docker://h x/a",
-		"docker://h.x/a?b", "docker://[]/a",
+		"docker://h.x/a?b", "docker://[]/a", "docker://u:pw@h.x/a",
 	};
 	size_t i;
 	struct pfs_ref r;
