@@ -363,6 +363,14 @@ static void head_done(struct pfs_reg_call *c)
 		post(u);
 		return;
 	}
+	/* Still 5xx after the retries: docker-registry answers 500 for a
+	 * blob whose link file a crash left empty (it writes them in
+	 * place); uploading the blob again rewrites it. */
+	if (!c->req.err && c->req.status >= 500) {
+		u->mounting = false;
+		post(u);
+		return;
+	}
 	fail(u);
 }
 

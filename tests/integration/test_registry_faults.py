@@ -164,3 +164,20 @@ def test_413(setup, image):
     assert "413" in err and "manifest size limit" in err and \
         f"{chunks} of them chunks" in err, err
     assert reg.tags("limit") == []
+
+
+def test_blob_link_left_empty(setup, image):
+    """What a registry killed while it linked a blob leaves: the link file
+    empty (docker-registry writes them in place), which it then answers
+    with 500.  The blob goes up again, which repairs the link."""
+    reg, proxy, client = setup
+    client.push(f"{image.path}:t", reg.ref("emptylink", "t"))
+    victim = blobs_of(image, "t")[3]
+    link = os.path.join(reg.storage, "docker", "registry", "v2", "repositories",
+                        "emptylink", "_layers", "sha256", victim, "link")
+    open(link, "w").close()
+    st, _, _ = reg.request("HEAD", f"/v2/emptylink/blobs/sha256:{victim}")
+    assert st == 500
+    r = client.push(f"{image.path}:t", reg.ref("emptylink", "u"), *RETRY)
+    assert r["uploaded"] == 1 and r["present"] == r["blobs"] - 1
+    assert reg.has_blob("emptylink", victim)
