@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The benchmark suite (issue 5; issue 3 item 8): bench/run.sh calls this.
 
-    bench/run.sh [--sections build,dedup,fuse,frames,frontier,kernel,import] [--runs N]
+    bench/run.sh [--sections build,dedup,fuse,frames,frontier,kernel,import,registry] [--runs N]
                  [--corpora share,lib,...] [--tools ...] [--systems ...]
                  [--quick] [--no-wait] [--no-kernel] [--report-only]
 
@@ -16,11 +16,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pfsbench import build, common, dedup, frames, frontier, fuse, imports, kernel, report  # noqa: E402
+from pfsbench import registry  # noqa: E402
 from pfsbench.common import REG, TOP, log, sh, source_state  # noqa: E402
 
 SECTIONS = {"build": build.run, "dedup": dedup.run, "fuse": fuse.run,
             "frames": frames.run, "frontier": frontier.run, "kernel": kernel.run,
-            "import": imports.run}
+            "import": imports.run, "registry": registry.run}
 
 
 class Ctx:
@@ -100,6 +101,9 @@ def main():
     ap.add_argument("--no-kernel", action="store_true",
                     help="do not run bench/kernel/run.py (the qemu TCG guest, "
                     "~10 minutes): the kernel section keeps its last table")
+    ap.add_argument("--skopeo-full", action="store_true",
+                    help="registry section: skopeo copies the whole /usr/share "
+                    "images (hours) instead of /usr/share/doc, scaled")
     ap.add_argument("--report-only", action="store_true",
                     help="only write RESULTS.md and the plots from saved results")
     ap.add_argument("--work", default="/var/tmp/pfs-bench")

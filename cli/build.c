@@ -70,18 +70,6 @@ void cli_image_done(const struct cli *cli, const char *tag,
 	json_decref(j);
 }
 
-int cli_number(const struct cli *cli, const char *arg, long long min,
-	       long long max, long long *out)
-{
-	char *end;
-
-	*out = strtoll(arg, &end, 10);
-	if (*arg == 0 || *end || *out < min || *out > max)
-		return cli_usage_err(cli, "'%s': expected a number in %lld..%lld",
-				     arg, min, max);
-	return 0;
-}
-
 int cli_chunk_opt(const struct cli *cli, int c, const char *arg, int *level,
 		  uint32_t *frame, unsigned *threads)
 {

@@ -73,6 +73,8 @@ int cmd_mount(struct cli *cli, int argc, char **argv);
 int cmd_umount(struct cli *cli, int argc, char **argv);
 int cmd_rmtag(struct cli *cli, int argc, char **argv);
 int cmd_gc(struct cli *cli, int argc, char **argv);
+int cmd_push(struct cli *cli, int argc, char **argv);
+int cmd_pull(struct cli *cli, int argc, char **argv);
 
 /* `puzzlefs mount --kernel` (cli/kmount.c): mount with puzzlefs.ko.
  * @options: the -o lists joined with ',' or NULL; @verity_digest: -d or

@@ -29,6 +29,8 @@ static const struct cli_cmd commands[] = {
 	{ "fsck", "check an image or a whole OCI directory", cmd_fsck },
 	{ "rmtag", "remove tags from an OCI directory", cmd_rmtag },
 	{ "gc", "delete the blobs no tag uses", cmd_gc },
+	{ "push", "push an image to a registry (docker://)", cmd_push },
+	{ "pull", "pull an image from a registry (docker://)", cmd_pull },
 };
 
 static void usage(FILE *f)
@@ -94,6 +96,18 @@ int cli_bad_tag(const struct cli *cli, const char *tag)
 	return cli_usage_err(cli, "invalid tag '%s': a tag is %s (letters, "
 			     "digits and '_', then also '.' and '-'; at most "
 			     "%d)", shown, PFS_TAG_GRAMMAR, PFS_TAG_MAX);
+}
+
+int cli_number(const struct cli *cli, const char *arg, long long min,
+	       long long max, long long *out)
+{
+	char *end;
+
+	*out = strtoll(arg, &end, 10);
+	if (*arg == 0 || *end || *out < min || *out > max)
+		return cli_usage_err(cli, "'%s': expected a number in %lld..%lld",
+				     arg, min, max);
+	return 0;
 }
 
 int cli_digest(const struct cli *cli, const char *arg, uint8_t *out)

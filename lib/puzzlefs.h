@@ -282,4 +282,58 @@ void pfs_tags_free(char **tags, size_t count);
 int pfs_verity_digest(const void *data, size_t len,
 		      uint8_t digest[PFS_DIGEST_SIZE]);
 
+/* ---- registries (push, pull) --------------------------------------------- */
+
+/* How to reach a registry: skopeo's options. */
+struct pfs_remote_opts {
+	const struct pfs_log *log;
+	const char *creds;		/* "USER:PASSWORD" (--creds), or NULL */
+	const char *authfile;		/* --authfile, or NULL: the usual ones */
+	bool no_tls_verify;		/* --tls-verify=false: no certificate
+					 * checks, and plain HTTP if the
+					 * registry does not speak TLS */
+	const char *cert_dir;		/* --cert-dir, or NULL: certs.d */
+	unsigned jobs;			/* transfers at once (0: 16) */
+	bool http1;			/* never HTTP/2 */
+	/* Retry tuning (0: defaults: 5 tries, 250 ms first backoff, a
+	 * transfer stalled 30 s is retried). */
+	unsigned attempts, backoff_ms, stall_ms;
+};
+
+struct pfs_transfer_stats {
+	uint64_t blobs, bytes;		/* what the manifest names (config too) */
+	uint64_t blobs_done, bytes_done;	/* dealt with so far */
+	uint64_t present;		/* already there: not moved */
+	uint64_t moved, bytes_moved;	/* uploaded / downloaded */
+	uint64_t mounted;		/* push: mounted from another repository */
+	uint64_t requests, retries;	/* HTTP requests, and how many retried */
+	bool up_to_date;		/* push: the tag had this manifest */
+	uint8_t manifest_digest[PFS_DIGEST_SIZE];
+};
+
+struct pfs_transfer_opts {
+	struct pfs_remote_opts remote;
+	/* push: a repository of the same registry to mount blobs from;
+	 * NULL: the one the tag was pulled from, if it was. */
+	const char *from;
+	/* push: blobs larger than this go up in PATCH chunks of this size
+	 * (0: 64 MiB). */
+	uint64_t chunk_size;
+	/* Called about 4 times a second from the calling thread. */
+	void (*progress)(void *arg, const struct pfs_transfer_stats *st);
+	void *progress_arg;
+	struct pfs_transfer_stats *stats;	/* filled (may be NULL) */
+};
+
+/* Push @oci_dir:@tag to @dest ("docker://HOST[:PORT]/REPO[:TAG|@DIGEST]"):
+ * the blobs the registry lacks, then the manifest, then the tag. */
+int pfs_push(const char *oci_dir, const char *tag, const char *dest,
+	     const struct pfs_transfer_opts *opts);
+/* Pull @src into @oci_dir (created if needed) under @tag: the blobs the
+ * directory lacks, each verified before it takes its name, then the
+ * manifest, then index.json.  An interrupted pull keeps what it
+ * completed. */
+int pfs_pull(const char *src, const char *oci_dir, const char *tag,
+	     const struct pfs_transfer_opts *opts);
+
 #endif

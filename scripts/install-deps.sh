@@ -10,7 +10,9 @@ libarchive-dev umoci buildah time
 zstd capnproto skopeo fsverity attr strace python3 python3-pytest
 clang libclang-rt-14-dev
 qemu-system-x86 linux-headers-amd64 busybox-static cpio kmod e2fsprogs
-erofs-utils squashfs-tools"
+erofs-utils squashfs-tools
+libcurl4-openssl-dev docker-registry apache2-utils python3-cryptography
+python3-jwt"
 bench="squashfuse casync hyperfine gnuplot-nox debootstrap time"
 
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs $bench"

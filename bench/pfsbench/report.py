@@ -475,6 +475,83 @@ def kernel_section(k, targets):
             "> (or run `bench/kernel/run.py` alone and then `bench/run.sh --report-only`).")
 
 
+def registry_section(rg, targets):
+    if not rg:
+        return "_Not run yet: `bench/run.sh --sections registry`._"
+    full = rg.get("skopeo_full")
+    parts = [conditions(rg),
+             f"`puzzlefs push` / `pull` through {rg['registry']} on 127.0.0.1 (TLS, "
+             "anonymous, filesystem storage; the test suite's fixture), against "
+             f"`{rg['skopeo']}` `copy` (oci: ↔ docker://) on the same registry in the same "
+             "run. Each puzzlefs push goes to a new repository and each pull into a new "
+             "directory; re-push: the same image to the same tag again. CPU: user + system "
+             "seconds of the client, and of the registry process meanwhile. Blobs/s: blobs "
+             "moved / wall seconds. skopeo copied each image once (it takes minutes to "
+             "hours): the /usr/share/doc subset images, and " +
+             ("the whole images; the targets are taken against the whole images." if full else
+              "not the whole images: their time is scaled from the subset linearly in "
+              "blobs, which underestimates it (skopeo slows down as an image grows: see the "
+              "note below), so the ratios to it are upper bounds.") +
+             " The subset table compares both tools on the subset directly."]
+    for flavor, im in rg["images"].items():
+        sub = rg["subset"][flavor]
+        scale = im["blobs"] / sub["blobs"]
+        rows = []
+        for op in ("push", "pull"):
+            m = im[op]
+            w = med(m["wall"])
+            sk, k = im.get(f"skopeo_{op}"), 1.0
+            if not sk:
+                sk, k = sub.get(f"skopeo_{op}"), scale
+            sk_wall = sk["wall"] * k if sk else None
+            rows.append([f"puzzlefs {op}", im["blobs"], f"{im['bytes'] / 1e6:.0f}",
+                         fmt(m["wall"]), f"{im['blobs'] / w:.0f}", fmt(m["cpu"]),
+                         fmt(m["reg_cpu"]), fmt(m["requests"], digits=0),
+                         ratio(w, sk_wall, 3)])
+            if sk:
+                rows.append([f"skopeo {op}" + ("" if k == 1.0 else " (scaled)"),
+                             im["blobs"], f"{im['bytes'] / 1e6:.0f}", f"{sk_wall:.0f}",
+                             f"{im['blobs'] / sk_wall:.1f}", f"{sk['cpu'] * k:.0f}",
+                             f"{sk['reg_cpu'] * k:.0f}", "-", "1×"])
+                targets.append((f"registry {op} ≤ 0.05× `skopeo copy` ({flavor}, /usr/share"
+                                + ("" if k == 1.0 else ", skopeo scaled") + ")",
+                                ratio(w, sk_wall, 3), w / sk_wall <= 0.05))
+        rp = im["repush"]
+        rows.append(["puzzlefs re-push (unchanged)", im["blobs"], "-", fmt(rp["wall"]),
+                     "-", fmt(rp["cpu"]), fmt(rp["reg_cpu"]), fmt(rp["requests"], digits=0),
+                     "-"])
+        targets.append((f"re-push of an unchanged image ≤ 2 s ({flavor}, /usr/share)",
+                        f"{med(rp['wall']):.2f} s", med(rp["wall"]) <= 2))
+        parts.append(f"### /usr/share, {'plain' if flavor == 'plain' else '-c'}\n\n" + table(
+            ["", "blobs", "MB", "time s", "blobs/s", "client CPU s", "registry CPU s",
+             "requests", "× skopeo"], rows))
+    rows = []
+    for flavor, sub in rg["subset"].items():
+        for op in ("push", "pull"):
+            sk = sub.get(f"skopeo_{op}")
+            w = med(sub[op]["wall"])
+            rows.append([f"{flavor}: {op}", sub["blobs"], fmt(sub[op]["wall"]),
+                         f"{sk['wall']:.1f}" if sk else "-",
+                         ratio(w, sk["wall"], 3) if sk else "-",
+                         fmt(sub[op]["cpu"]), f"{sk['cpu']:.1f}" if sk else "-"])
+    parts.append("### The /usr/share/doc subset, both tools\n\n" + table(
+        ["image: operation", "blobs", "puzzlefs s", "skopeo s", "× skopeo",
+         "puzzlefs CPU s", "skopeo CPU s"], rows))
+    d = rg.get("delta")
+    if d:
+        parts.append("### A delta v2 after v1\n\n"
+                     f"v1 is the plain /usr/share image ({d['v1_blobs']} blobs), already in "
+                     "the repository; v2 (`build -b`) adds 100 files and appends a line to 20 "
+                     f"others: {d['v2_blobs']} blobs, {d['new_blobs']} of them not in v1. "
+                     f"Pushing v2 uploaded {d['uploaded']} blobs ({d['present']} found "
+                     f"present) in {d['wall']:.2f} s, {d['requests']} requests.")
+        targets.append(("a delta v2 pushed after v1 uploads only v2's new blobs",
+                        f"{d['uploaded']} uploaded, {d['new_blobs']} new",
+                        d["uploaded"] == d["new_blobs"]))
+    parts.append(note("registry.md"))
+    return "\n\n".join(parts)
+
+
 def before_after(ctx):
     """The same measurements with the binary before the optimizations
     (bench.py --puzzlefs OLD --results WORK/results-baseline), if kept."""
@@ -547,6 +624,7 @@ def write(ctx):
     fr, k = load(ctx.results, "frames"), load(ctx.results, "kernel")
     fo = load(ctx.results, "frontier")
     im = load(ctx.results, "import")
+    rg = load(ctx.results, "registry")
     sections = [("Build", build_section(b, targets)),
                 ("Dedup: two versions of an image", dedup_section(d, targets)),
                 ("FUSE read (/usr/share)", fuse_section(f, targets)),
@@ -554,7 +632,8 @@ def write(ctx):
                 ("Size against time for `build -c`: zstd level and frame size",
                  frontier_section(fo)),
                 ("Kernel module vs kernel EROFS (qemu guest)", kernel_section(k, targets)),
-                ("Import: a Debian image with tar layers", import_section(im, targets))]
+                ("Import: a Debian image with tar layers", import_section(im, targets)),
+                ("Registry: push and pull", registry_section(rg, targets))]
     passed = sum(1 for t in targets if t[2] is True)
     failed = sum(1 for t in targets if t[2] is False)
     doc = ["# Benchmark results",

@@ -651,11 +651,12 @@ out:
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest)
 {
-	return pfs_oci_tag_put(oci, tag, manifest, NULL);
+	return pfs_oci_tag_put(oci, tag, manifest, NULL, NULL, NULL);
 }
 
 int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
-		    const struct pfs_desc *manifest, json_t *platform)
+		    const struct pfs_desc *manifest, json_t *platform,
+		    const char *key, const char *value)
 {
 	char digest[7 + 2 * PFS_DIGEST_SIZE + 1];
 	struct rewrite w = { .drop = tag };
@@ -675,6 +676,12 @@ int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
 	if (ent && !platform)
 		json_object_set_new(ent, "platform", json_pack("{s:s,s:s}",
 				    "architecture", pfs_goarch(), "os", "linux"));
+	if (ent && key &&
+	    json_object_set_new(json_object_get(ent, "annotations"), key,
+				json_string(value))) {
+		json_decref(ent);
+		ent = NULL;
+	}
 	if (!ent || !json_object_get(ent, "platform")) {
 		json_decref(ent);
 		return -ENOMEM;
@@ -1213,6 +1220,30 @@ static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 	return p->fd < 0 ? -errno : 0;
 }
 
+/* Add a written blob to the pending batch; a full batch goes to the
+ * syncer.  On failure the file is dropped. */
+static int enqueue(struct pfs_oci *oci, struct pfs_pending *p)
+{
+	struct pfs_pending *batch = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&oci->put_lock);
+	if (!oci->pending)
+		oci->pending = calloc(PENDING_MAX, sizeof(*oci->pending));
+	if (!oci->pending) {
+		pthread_mutex_unlock(&oci->put_lock);
+		close(p->fd);
+		if (p->tmpname[0])
+			unlinkat(oci->blobs_fd, p->tmpname, 0);
+		return -ENOMEM;
+	}
+	oci->pending[oci->npending++] = *p;
+	if (oci->npending == PENDING_MAX)
+		batch = take_batch(oci, &n);
+	pthread_mutex_unlock(&oci->put_lock);
+	return batch ? hand_off(oci, batch, n) : 0;
+}
+
 /*
  * Store a blob: written to an unnamed file now, named by the next sync.
  * Safe to call from several threads: the writes run in parallel, and a
@@ -1222,8 +1253,7 @@ static int tmp_blob(struct pfs_oci *oci, struct pfs_pending *p)
 int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 		     const void *data, size_t len)
 {
-	struct pfs_pending p, *batch = NULL;
-	size_t n = 0;
+	struct pfs_pending p;
 	int e;
 
 	e = pfs_oci_blob_check(oci, digest);
@@ -1241,21 +1271,98 @@ int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 	}
 	if (e)
 		return oci_err(oci, -e, "write blob");
-	pthread_mutex_lock(&oci->put_lock);
-	if (!oci->pending)
-		oci->pending = calloc(PENDING_MAX, sizeof(*oci->pending));
-	if (!oci->pending) {
-		pthread_mutex_unlock(&oci->put_lock);
-		close(p.fd);
-		if (p.tmpname[0])
-			unlinkat(oci->blobs_fd, p.tmpname, 0);
+	return enqueue(oci, &p);
+}
+
+/* ---- blobs written as they arrive ------------------------------------------ */
+
+struct pfs_oci_writer {
+	struct pfs_oci *oci;
+	struct pfs_pending p;
+	struct pfs_sha256_ctx *sha;
+	uint64_t size, got;
+};
+
+int pfs_oci_writer_open(struct pfs_oci *oci, const uint8_t *digest,
+			uint64_t size, struct pfs_oci_writer **out)
+{
+	struct pfs_oci_writer *w = calloc(1, sizeof(*w));
+	int e;
+
+	if (!w)
+		return -ENOMEM;
+	w->sha = pfs_sha256_new();
+	if (!w->sha) {
+		free(w);
 		return -ENOMEM;
 	}
-	oci->pending[oci->npending++] = p;
-	if (oci->npending == PENDING_MAX)
-		batch = take_batch(oci, &n);
-	pthread_mutex_unlock(&oci->put_lock);
-	return batch ? hand_off(oci, batch, n) : 0;
+	w->oci = oci;
+	w->size = size;
+	memcpy(w->p.digest, digest, PFS_DIGEST_SIZE);
+	e = tmp_blob(oci, &w->p);
+	if (e) {
+		pfs_sha256_free(w->sha);
+		free(w);
+		return oci_err(oci, -e, "write blob");
+	}
+	*out = w;
+	return 0;
+}
+
+int pfs_oci_writer_write(struct pfs_oci_writer *w, const void *data,
+			 size_t len)
+{
+	if (len > w->size - w->got)
+		return -EFBIG;
+	pfs_sha256_update(w->sha, data, len);
+	w->got += len;
+	return pfs_write_full(w->p.fd, data, len);
+}
+
+void pfs_oci_writer_abort(struct pfs_oci_writer *w)
+{
+	if (!w)
+		return;
+	close(w->p.fd);
+	if (w->p.tmpname[0])
+		unlinkat(w->oci->blobs_fd, w->p.tmpname, 0);
+	pfs_sha256_free(w->sha);
+	free(w);
+}
+
+int pfs_oci_writer_commit(struct pfs_oci_writer *w)
+{
+	uint8_t got[PFS_DIGEST_SIZE];
+	struct pfs_oci *oci = w->oci;
+	struct pfs_pending p = w->p;
+
+	pfs_sha256_final(w->sha, got);
+	if (w->got != w->size || memcmp(got, w->p.digest, PFS_DIGEST_SIZE)) {
+		pfs_oci_writer_abort(w);
+		return -EIO;
+	}
+	pfs_sha256_free(w->sha);
+	free(w);
+	return enqueue(oci, &p);
+}
+
+int pfs_oci_blob_have(struct pfs_oci *oci, const uint8_t *digest,
+		      uint64_t size)
+{
+	char name[2 * PFS_DIGEST_SIZE + 1];
+	struct stat st;
+
+	blob_name(digest, name);
+	if (fstatat(oci->blobs_fd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 :
+		       pfs_errf(oci->log, errno, "%s: blob %s: %s", oci->path,
+				name, strerror(errno));
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return pfs_errf(oci->log, EIO, "%s: blob %s is there with %s; "
+				"remove it (puzzlefs fsck lists such blobs)",
+				oci->path, name, S_ISREG(st.st_mode) ?
+				"another size" : "another file type");
+	return 1;
 }
 
 /* ---- manifests ------------------------------------------------------------ */

@@ -110,9 +110,11 @@ int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 int pfs_oci_tag_remove(struct pfs_oci *oci, const char *tag);
 int pfs_oci_tag_set(struct pfs_oci *oci, const char *tag,
 		    const struct pfs_desc *manifest);
-/* The same with the index entry's platform object (NULL: the host's). */
+/* The same with the index entry's platform object (NULL: the host's) and
+ * one more annotation @key = @value on the entry (@key NULL: none). */
 int pfs_oci_tag_put(struct pfs_oci *oci, const char *tag,
-		    const struct pfs_desc *manifest, json_t *platform);
+		    const struct pfs_desc *manifest, json_t *platform,
+		    const char *key, const char *value);
 /* The host's architecture as OCI names it (GOARCH: amd64, arm64...). */
 const char *pfs_goarch(void);
 
@@ -153,6 +155,30 @@ int pfs_oci_blob_check(struct pfs_oci *oci, const uint8_t *digest);
 int pfs_oci_blob_put(struct pfs_oci *oci, const uint8_t *digest,
 		     const void *data, size_t len);
 int pfs_oci_sync(struct pfs_oci *oci);
+
+/*
+ * A blob written as it arrives (pull): into an unnamed temporary file,
+ * hashed on the way.  Commit checks its size and sha256 and hands it to
+ * the pending batch, named at the next pfs_oci_sync (or when a batch is
+ * full) as pfs_oci_blob_put's are: nothing unverified ever takes a
+ * digest's name.  Write and commit may run on different threads (one at a
+ * time per writer).
+ */
+struct pfs_oci_writer;
+int pfs_oci_writer_open(struct pfs_oci *oci, const uint8_t *digest,
+			uint64_t size, struct pfs_oci_writer **out);
+/* -EFBIG past the size given at open. */
+int pfs_oci_writer_write(struct pfs_oci_writer *w, const void *data,
+			 size_t len);
+/* Frees @w.  0 once pending; -EIO, quietly, if the bytes are not @size
+ * long or do not match the digest (then nothing is kept); other errors
+ * are logged. */
+int pfs_oci_writer_commit(struct pfs_oci_writer *w);
+void pfs_oci_writer_abort(struct pfs_oci_writer *w);
+/* Is blob @digest here as a regular file of @size bytes?  1 yes, 0
+ * absent, -EIO (logged) if it is there with another size or type. */
+int pfs_oci_blob_have(struct pfs_oci *oci, const uint8_t *digest,
+		      uint64_t size);
 
 int pfs_manifest_parse(struct pfs_oci *oci, const uint8_t *data, size_t len,
 		       const char *what, struct pfs_manifest *m);

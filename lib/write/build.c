@@ -1119,7 +1119,7 @@ int pfs_build_write(struct pfs_builder *b, struct pfs_image *base,
 		e = pfs_oci_sync(b->oci);
 	if (!e)
 		e = pfs_oci_tag_put(b->oci, tag, &mdesc,
-				    meta ? meta->platform : NULL);
+				    meta ? meta->platform : NULL, NULL, NULL);
 out:
 	json_decref(config);
 	json_decref(man);
