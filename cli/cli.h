@@ -83,4 +83,39 @@ int cli_kernel_mount(struct cli *cli, const char *oci_dir, const char *tag,
 		     const char *mountpoint, const char *options,
 		     const uint8_t *verity_digest);
 
+
+/* The options every command that talks to a registry takes, named as
+ * skopeo names them: their getopt entries, their --help lines, and their
+ * parser: 0 when @c was one (handled), -1 when not, else an exit status.
+ * --creds is copied into *@creds (wiped and freed by cli_registry_free)
+ * and wiped from the process's arguments. */
+enum { CLI_O_CREDS = 0x200, CLI_O_AUTHFILE, CLI_O_TLS, CLI_O_CERTS,
+       CLI_O_RETRY, CLI_O_HTTP1 };
+#define CLI_REGISTRY_OPTS \
+	{ "creds", required_argument, NULL, CLI_O_CREDS }, \
+	{ "authfile", required_argument, NULL, CLI_O_AUTHFILE }, \
+	{ "tls-verify", required_argument, NULL, CLI_O_TLS }, \
+	{ "cert-dir", required_argument, NULL, CLI_O_CERTS }, \
+	{ "retry-times", required_argument, NULL, CLI_O_RETRY }, \
+	{ "http1", no_argument, NULL, CLI_O_HTTP1 }
+#define CLI_REGISTRY_HELP \
+	"      --creds USER[:PASSWORD]  credentials (asked for on the terminal\n" \
+	"                          without :PASSWORD); otherwise from --authfile,\n" \
+	"                          $REGISTRY_AUTH_FILE,\n" \
+	"                          $XDG_RUNTIME_DIR/containers/auth.json,\n" \
+	"                          ~/.config/containers/auth.json or\n" \
+	"                          ~/.docker/config.json (skopeo/podman login)\n" \
+	"      --authfile FILE     the auth file to use (containers-auth.json)\n" \
+	"      --tls-verify=BOOL   check the registry's certificate (default\n" \
+	"                          true); false also allows plain HTTP\n" \
+	"      --cert-dir DIR      CAs (*.crt) and a client certificate\n" \
+	"                          (*.cert, *.key) for the registry (default\n" \
+	"                          /etc/containers/certs.d/HOST:PORT)\n" \
+	"      --retry-times N     tries after a transient failure (default 4)\n" \
+	"      --http1             do not use HTTP/2\n"
+struct pfs_remote_opts;
+int cli_registry_opt(const struct cli *cli, int c, const char *arg,
+		     struct pfs_remote_opts *r, char **creds);
+void cli_registry_free(char *creds);
+
 #endif

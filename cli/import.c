@@ -20,6 +20,8 @@ static const char usage[] =
 	"                           without TAG, its only image\n"
 	"  docker-archive:FILE[:NAME:TAG|:@N]\n"
 	"                           a docker save / skopeo docker-archive tar\n"
+	"  docker://HOST[:PORT]/REPO[:TAG|@DIGEST]\n"
+	"                           an image in a registry, its layers streamed\n"
 	"  FILE                     one layer: tar, tar.gz or tar.zst\n"
 	"Each tar layer becomes a puzzlefs layer on top of the one below (as\n"
 	"build -b makes), so images that share base layers share them here too;\n"
@@ -42,7 +44,9 @@ static const char usage[] =
 	"                           (default 4000000)\n"
 	"      --json               print the tag, the manifest digest and\n"
 	"                           counts as JSON\n"
-	"  -h, --help               this help\n\n"
+	"  -h, --help               this help\n"
+	"For docker:// sources:\n"
+	CLI_REGISTRY_HELP "\n"
 	"SOURCE_DATE_EPOCH (seconds since the epoch), when set, is the latest\n"
 	"mtime stored: later ones become it.\n";
 
@@ -69,10 +73,14 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 		{ "max-entries", required_argument, NULL, 'E' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_REGISTRY_OPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pfs_import_stats st;
-	struct pfs_import_opts io = { .log = &cli->log, .stats = &st };
+	struct pfs_remote_opts ro = { .log = &cli->log };
+	struct pfs_import_opts io = { .log = &cli->log, .stats = &st,
+				      .remote = &ro };
+	char *creds = NULL;
 	uint8_t verity[PFS_DIGEST_SIZE];
 	char *dir, *tag;
 	bool tty = cli_isatty_stderr();
@@ -111,16 +119,23 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 		default:
 			e = cli_chunk_opt(cli, c, optarg, &io.zstd_level,
 					  &io.zstd_frame, &io.threads);
-			if (e)
+			if (e < 0)
+				e = cli_registry_opt(cli, c, optarg, &ro, &creds);
+			if (e) {
+				cli_registry_free(creds);
 				return e < 0 ? cli_usage_err(cli, "bad option") : e;
+			}
 		}
 	}
 	if (optind != argc - 2)
-		return cli_usage_err(cli, "expected SOURCE OCI_DIR:TAG");
-	if ((e = cli_source_date_epoch(cli, &io.clamp_mtime, &io.mtime_clamp)))
+		e = cli_usage_err(cli, "expected SOURCE OCI_DIR:TAG");
+	else if (!(e = cli_source_date_epoch(cli, &io.clamp_mtime,
+					     &io.mtime_clamp)))
+		e = cli_image_ref(cli, argv[optind + 1], &dir, &tag);
+	if (e) {
+		cli_registry_free(creds);
 		return e;
-	if ((e = cli_image_ref(cli, argv[optind + 1], &dir, &tag)))
-		return e;
+	}
 	if (tty) {
 		io.progress = cli_progress;
 		io.progress_arg = cli;
@@ -141,5 +156,6 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 			"repeats", (json_int_t)st.repeats));
 	free(dir);
 	free(tag);
+	cli_registry_free(creds);
 	return e ? 1 : 0;
 }

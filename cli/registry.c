@@ -16,20 +16,7 @@
 
 #define REMOTE_OPTIONS \
 	"  -j, --jobs N            transfers at once (default 16)\n" \
-	"      --creds USER[:PASSWORD]  credentials (asked for on the terminal\n" \
-	"                          without :PASSWORD); otherwise from --authfile,\n" \
-	"                          $REGISTRY_AUTH_FILE,\n" \
-	"                          $XDG_RUNTIME_DIR/containers/auth.json,\n" \
-	"                          ~/.config/containers/auth.json or\n" \
-	"                          ~/.docker/config.json (skopeo/podman login)\n" \
-	"      --authfile FILE     the auth file to use (containers-auth.json)\n" \
-	"      --tls-verify=BOOL   check the registry's certificate (default\n" \
-	"                          true); false also allows plain HTTP\n" \
-	"      --cert-dir DIR      CAs (*.crt) and a client certificate\n" \
-	"                          (*.cert, *.key) for the registry (default\n" \
-	"                          /etc/containers/certs.d/HOST:PORT)\n" \
-	"      --retry-times N     tries after a transient failure (default 4)\n" \
-	"      --http1             do not use HTTP/2\n" \
+	CLI_REGISTRY_HELP \
 	"      --json              print what was done as JSON\n" \
 	"  -h, --help              this help\n"
 
@@ -55,17 +42,11 @@ static const char pull_usage[] =
 	"completed: run it again to go on.\n\n"
 	REMOTE_OPTIONS;
 
-enum { O_CREDS = 256, O_AUTHFILE, O_TLS, O_CERTS, O_RETRY, O_HTTP1, O_JSON,
-       O_FROM, O_CHUNK };
+enum { O_JSON = 256, O_FROM, O_CHUNK };
 
 static const struct option long_opts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
-	{ "creds", required_argument, NULL, O_CREDS },
-	{ "authfile", required_argument, NULL, O_AUTHFILE },
-	{ "tls-verify", required_argument, NULL, O_TLS },
-	{ "cert-dir", required_argument, NULL, O_CERTS },
-	{ "retry-times", required_argument, NULL, O_RETRY },
-	{ "http1", no_argument, NULL, O_HTTP1 },
+	CLI_REGISTRY_OPTS,
 	{ "json", no_argument, NULL, O_JSON },
 	{ "from", required_argument, NULL, O_FROM },
 	{ "chunk-size", required_argument, NULL, O_CHUNK },
@@ -76,7 +57,7 @@ static const struct option long_opts[] = {
 struct args {
 	struct pfs_transfer_opts o;
 	struct pfs_transfer_stats st;
-	char *creds;			/* owned, wiped */
+	char *creds;			/* owned, wiped (cli_registry_free) */
 	bool push;
 };
 
@@ -129,11 +110,58 @@ static int bool_arg(const struct cli *cli, const char *opt, const char *v,
 	return 0;
 }
 
+int cli_registry_opt(const struct cli *cli, int c, const char *arg,
+		     struct pfs_remote_opts *r, char **creds)
+{
+	bool verify = true;
+	long long v;
+	int e;
+
+	switch (c) {
+	case CLI_O_CREDS:
+		free(*creds);
+		*creds = NULL;
+		if (strchr(arg, ':'))
+			*creds = strdup(arg);
+		else if ((e = ask_password(cli, arg, creds)))
+			return e;
+		/* Not left in the process's visible arguments. */
+		explicit_bzero((char *)arg, strlen(arg));
+		if (!*creds) {
+			cli_err(cli, "out of memory");
+			return 1;
+		}
+		r->creds = *creds;
+		return 0;
+	case CLI_O_AUTHFILE: r->authfile = arg; return 0;
+	case CLI_O_TLS:
+		if ((e = bool_arg(cli, "--tls-verify", arg, &verify)))
+			return e;
+		r->no_tls_verify = !verify;
+		return 0;
+	case CLI_O_CERTS: r->cert_dir = arg; return 0;
+	case CLI_O_RETRY:
+		if ((e = cli_number(cli, arg, 0, 100, &v)))
+			return e;
+		r->attempts = (unsigned)v + 1;
+		return 0;
+	case CLI_O_HTTP1: r->http1 = true; return 0;
+	}
+	return -1;
+}
+
+void cli_registry_free(char *creds)
+{
+	if (creds) {
+		explicit_bzero(creds, strlen(creds));
+		free(creds);
+	}
+}
+
 static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 {
 	struct pfs_remote_opts *r = &a->o.remote;
 	const char *usage = a->push ? push_usage : pull_usage;
-	bool verify = true;
 	size_t size;
 	long long v;
 	int c, e;
@@ -146,33 +174,6 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 				return e;
 			r->jobs = (unsigned)v;
 			break;
-		case O_CREDS:
-			free(a->creds);
-			if (strchr(optarg, ':'))
-				a->creds = strdup(optarg);
-			else if ((e = ask_password(cli, optarg, &a->creds)))
-				return e;
-			/* Not left in the process's visible arguments. */
-			explicit_bzero(optarg, strlen(optarg));
-			if (!a->creds) {
-				cli_err(cli, "out of memory");
-				return 1;
-			}
-			r->creds = a->creds;
-			break;
-		case O_AUTHFILE: r->authfile = optarg; break;
-		case O_TLS:
-			if ((e = bool_arg(cli, "--tls-verify", optarg, &verify)))
-				return e;
-			r->no_tls_verify = !verify;
-			break;
-		case O_CERTS: r->cert_dir = optarg; break;
-		case O_RETRY:
-			if ((e = cli_number(cli, optarg, 0, 100, &v)))
-				return e;
-			r->attempts = (unsigned)v + 1;
-			break;
-		case O_HTTP1: r->http1 = true; break;
 		case O_JSON: cli->json = true; break;
 		case O_FROM:
 			if (!a->push)
@@ -188,7 +189,10 @@ static int parse(struct cli *cli, int argc, char **argv, struct args *a)
 			a->o.chunk_size = size;
 			break;
 		case 'h': fputs(usage, stdout); return -1;
-		default: return cli_usage_err(cli, "bad option");
+		default:
+			e = cli_registry_opt(cli, c, optarg, r, &a->creds);
+			if (e)
+				return e < 0 ? cli_usage_err(cli, "bad option") : e;
 		}
 	}
 	if (optind != argc - 2)
@@ -301,10 +305,7 @@ static int run(struct cli *cli, int argc, char **argv, bool push)
 out:
 	free(dir);
 	free(tag);
-	if (a.creds) {
-		explicit_bzero(a.creds, strlen(a.creds));
-		free(a.creds);
-	}
+	cli_registry_free(a.creds);
 	return e < 0 ? 0 : e;
 }
 

@@ -78,6 +78,8 @@ int pfs_build(const char *rootfs, const char *oci_dir, const char *tag,
 
 /* ---- importing ---------------------------------------------------------- */
 
+struct pfs_remote_opts;
+
 struct pfs_import_opts {
 	const struct pfs_log *log;
 	bool compress;			/* seekable zstd chunks (-c) */
@@ -87,6 +89,8 @@ struct pfs_import_opts {
 	bool flatten;			/* one layer instead of one per tar layer */
 	const char *platform;		/* "OS/ARCH[/VARIANT]" in an image
 					 * index; NULL: the host's */
+	/* docker:// sources: credentials, TLS (NULL: the defaults) */
+	const struct pfs_remote_opts *remote;
 	uint64_t max_bytes;		/* uncompressed tar bytes; 0: 256 GiB */
 	uint64_t max_entries;		/* tar entries; 0: 4,000,000 */
 	/* The mtimes stored, as pfs_build_opts's (PFS_MTIME_DEFAULT: the
@@ -108,8 +112,9 @@ struct pfs_import_stats {
 };
 
 /*
- * Import the image @source ("oci:DIR[:TAG]", "docker-archive:FILE[:REF]"
- * or a tar, tar.gz or tar.zst layer file) into @oci_dir under @tag, with
+ * Import the image @source ("oci:DIR[:TAG]", "docker-archive:FILE[:REF]",
+ * "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]", or a tar, tar.gz or tar.zst
+ * layer file) into @oci_dir under @tag, with
  * one puzzlefs layer per tar layer (a delta on the one below, as build -b
  * makes) or, with @opts->flatten, one.  The source's image config is kept
  * as the image's config.  On success @manifest_verity receives the

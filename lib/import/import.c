@@ -382,7 +382,7 @@ static int run(struct importer *im, const char *oci_dir, const char *tag,
 	if ((unsigned)o->mtime > PFS_MTIME_NONE)
 		return pfs_errf(o->log, EINVAL, "unknown mtime mode %d",
 				(int)o->mtime);
-	e = pfs_src_open(im->source, o->platform, o->log, &im->src);
+	e = pfs_src_open(im->source, o->platform, o->remote, o->log, &im->src);
 	if (e)
 		return e;
 	if (!im->src->nlayers)

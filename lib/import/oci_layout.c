@@ -18,12 +18,8 @@
 #include "import/source.h"
 #include "store/oci.h"
 
-#define MAX_INDEX_DEPTH 4	/* index -> index -> ... -> manifest */
 #define MAX_CONFIG (16u << 20)
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 
 struct oci_src {
 	struct pfs_src s;
@@ -88,40 +84,6 @@ static int read_json(struct oci_src *o, json_t *desc, const char *what,
 	return 0;
 }
 
-static const char *media_of(json_t *desc, json_t *blob)
-{
-	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
-
-	if (!mt && blob)
-		mt = json_string_value(json_object_get(blob, "mediaType"));
-	return mt;
-}
-
-static bool is_index(const char *mt)
-{
-	return mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
-}
-
-/* The one entry of @list (index "manifests") for @platform. */
-static int pick(struct oci_src *o, json_t *list, const char *platform,
-		const char *what, json_t **out)
-{
-	char host[64];
-	json_t *ent;
-	size_t i;
-
-	json_array_foreach(list, i, ent) {
-		if (pfs_platform_match(json_object_get(ent, "platform"),
-				       platform)) {
-			*out = ent;
-			return 0;
-		}
-	}
-	snprintf(host, sizeof(host), "linux/%s", pfs_goarch());
-	return pfs_errf(o->s.log, ENOENT, "%s: %s: no image for %s",
-			o->oci->path, what, platform ? platform : host);
-}
-
 /* The tag's entry in index.json (without a tag: the only image). */
 static int find_entry(struct oci_src *o, json_t *index, const char *tag,
 		      const char *platform, json_t **out)
@@ -171,95 +133,10 @@ static int find_entry(struct oci_src *o, json_t *index, const char *tag,
 	return 0;
 }
 
-static int add_layers(struct oci_src *o, json_t *man)
+static int oci_read_doc(struct pfs_src *s, json_t *desc, const char *what,
+			json_t **out)
 {
-	json_t *layers = json_object_get(man, "layers"), *l;
-	char what[160], hex[2 * PFS_DIGEST_SIZE + 1];
-	size_t i, n;
-	int e;
-
-	if (!json_is_array(layers))
-		return pfs_errf(o->s.log, EINVAL, "%s: image manifest has no layers",
-				o->oci->path);
-	n = json_array_size(layers);
-	json_array_foreach(layers, i, l) {
-		const char *mt = media_of(l, NULL);
-		struct pfs_desc d;
-
-		snprintf(what, sizeof(what), "layer %zu", i + 1);
-		if (mt && !strncmp(mt, PFS_MEDIA_ROOTFS, strlen(PFS_MEDIA_ROOTFS)))
-			return pfs_errf(o->s.log, EINVAL,
-					"%s: already a PuzzleFS image", o->oci->path);
-		e = pfs_oci_parse_desc(o->oci, l, what, &d);
-		if (e)
-			return e;
-		pfs_hex(d.digest, PFS_DIGEST_SIZE, hex);
-		if (!pfs_src_layer_type_ok(mt))
-			return pfs_errf(o->s.log, EOPNOTSUPP,
-					"%s: layer %zu (sha256:%s): media type '%s' is not a tar layer",
-					o->oci->path, i + 1, hex, mt ? mt : "(none)");
-		snprintf(what, sizeof(what), "layer %zu/%zu sha256:%s", i + 1, n,
-			 hex);
-		e = pfs_src_add_layer(&o->s, what, mt, d.digest, d.size);
-		if (e)
-			return e;
-	}
-	return 0;
-}
-
-/* From the tag's descriptor through any index to the image manifest and
- * its config. */
-static int resolve(struct oci_src *o, json_t *desc, const char *platform)
-{
-	json_t *blob = NULL, *next = NULL;
-	unsigned depth;
-	bool picked = false;
-	int e;
-
-	json_incref(desc);
-	for (depth = 0;; depth++) {
-		if (depth > MAX_INDEX_DEPTH) {
-			e = pfs_errf(o->s.log, ELOOP, "%s: image indexes nested too deep",
-				     o->oci->path);
-			goto out;
-		}
-		e = read_json(o, desc, picked ? "image index entry" :
-			      "image manifest", &blob);
-		if (e)
-			goto out;
-		if (!is_index(media_of(desc, blob)))
-			break;
-		e = pick(o, json_object_get(blob, "manifests"), platform,
-			 "image index", &next);
-		if (e)
-			goto out;
-		/* The entry lives in @blob, which goes. */
-		json_decref(desc);
-		desc = json_incref(next);
-		json_decref(blob);
-		blob = NULL;
-		picked = true;
-	}
-	e = add_layers(o, blob);
-	if (!e) {
-		json_t *cd = json_object_get(blob, "config");
-
-		e = cd ? read_json(o, cd, "image config", &o->s.config) :
-			 pfs_errf(o->s.log, EINVAL, "%s: image manifest has no config",
-				  o->oci->path);
-	}
-	if (!e)
-		e = pfs_src_diff_ids(&o->s, o->oci->path);
-	/* An image named directly is taken as it is, unless --platform asks
-	 * for something else. */
-	if (!e && !picked && platform &&
-	    !pfs_platform_match(o->s.config, platform))
-		e = pfs_errf(o->s.log, EINVAL, "%s: the image is not for %s",
-			     o->oci->path, platform);
-out:
-	json_decref(desc);
-	json_decref(blob);
-	return e;
+	return read_json((struct oci_src *)s, desc, what, out);
 }
 
 int pfs_src_oci(const char *dir, const char *tag, const char *platform,
@@ -279,7 +156,8 @@ int pfs_src_oci(const char *dir, const char *tag, const char *platform,
 	if (!e)
 		e = find_entry(o, index, tag, platform, &ent);
 	if (!e)
-		e = resolve(o, ent, platform);
+		e = pfs_src_resolve(&o->s, o->oci->path, oci_read_doc, ent, NULL,
+				    platform);
 	json_decref(index);
 	if (e) {
 		oci_free(&o->s);

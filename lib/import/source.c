@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../core/puzzlefs_fs.h"
 #include "import/source.h"
 #include "store/oci.h"
 
@@ -173,6 +174,137 @@ bool pfs_platform_match(json_t *platform, const char *want)
 				    strlen(variant + 1));
 }
 
+/* ---- from a descriptor to the image's layers and config ------------------ */
+
+#define MAX_INDEX_DEPTH 4	/* index -> index -> ... -> manifest */
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+
+static const char *media_of(json_t *desc, json_t *blob)
+{
+	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+
+	if (!mt && blob)
+		mt = json_string_value(json_object_get(blob, "mediaType"));
+	return mt;
+}
+
+static bool is_index(const char *mt)
+{
+	return mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
+}
+
+/* The one entry of @list (index "manifests") for @platform. */
+static int pick(struct pfs_src *s, const char *where, json_t *list,
+		const char *platform, json_t **out)
+{
+	char host[64];
+	json_t *ent;
+	size_t i;
+
+	json_array_foreach(list, i, ent) {
+		if (pfs_platform_match(json_object_get(ent, "platform"),
+				       platform)) {
+			*out = ent;
+			return 0;
+		}
+	}
+	snprintf(host, sizeof(host), "linux/%s", pfs_goarch());
+	return pfs_errf(s->log, ENOENT, "%s: image index: no image for %s",
+			where, platform ? platform : host);
+}
+
+static int add_layers(struct pfs_src *s, const char *where, json_t *man)
+{
+	json_t *layers = json_object_get(man, "layers"), *l;
+	char what[160], hex[2 * PFS_DIGEST_SIZE + 1];
+	size_t i, n;
+	int e;
+
+	if (!json_is_array(layers))
+		return pfs_errf(s->log, EINVAL, "%s: image manifest has no layers",
+				where);
+	n = json_array_size(layers);
+	json_array_foreach(layers, i, l) {
+		const char *mt = media_of(l, NULL);
+		struct pfs_desc d;
+
+		snprintf(what, sizeof(what), "layer %zu", i + 1);
+		if (mt && !strncmp(mt, PFS_MEDIA_ROOTFS, strlen(PFS_MEDIA_ROOTFS)))
+			return pfs_errf(s->log, EINVAL,
+					"%s: already a PuzzleFS image", where);
+		e = pfs_desc_parse(l, s->log, where, what, &d);
+		if (e)
+			return e;
+		pfs_hex(d.digest, PFS_DIGEST_SIZE, hex);
+		if (!pfs_src_layer_type_ok(mt))
+			return pfs_errf(s->log, EOPNOTSUPP,
+					"%s: layer %zu (sha256:%s): media type '%s' is not a tar layer",
+					where, i + 1, hex, mt ? mt : "(none)");
+		snprintf(what, sizeof(what), "layer %zu/%zu sha256:%s", i + 1, n,
+			 hex);
+		e = pfs_src_add_layer(s, what, mt, d.digest, d.size);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+int pfs_src_resolve(struct pfs_src *s, const char *where,
+		    pfs_src_read_doc read_doc, json_t *desc, json_t *doc,
+		    const char *platform)
+{
+	json_t *blob = json_incref(doc), *next = NULL;
+	unsigned depth;
+	bool picked = false;
+	int e = 0;
+
+	json_incref(desc);
+	for (depth = 0;; depth++) {
+		if (depth > MAX_INDEX_DEPTH) {
+			e = pfs_errf(s->log, ELOOP, "%s: image indexes nested too deep",
+				     where);
+			goto out;
+		}
+		if (!blob)
+			e = read_doc(s, desc, picked ? "image index entry" :
+				     "image manifest", &blob);
+		if (e)
+			goto out;
+		if (!is_index(media_of(desc, blob)))
+			break;
+		e = pick(s, where, json_object_get(blob, "manifests"), platform,
+			 &next);
+		if (e)
+			goto out;
+		/* The entry lives in @blob, which goes. */
+		json_decref(desc);
+		desc = json_incref(next);
+		json_decref(blob);
+		blob = NULL;
+		picked = true;
+	}
+	e = add_layers(s, where, blob);
+	if (!e) {
+		json_t *cd = json_object_get(blob, "config");
+
+		e = cd ? read_doc(s, cd, PFS_SRC_CONFIG, &s->config) :
+			 pfs_errf(s->log, EINVAL, "%s: image manifest has no config",
+				  where);
+	}
+	if (!e)
+		e = pfs_src_diff_ids(s, where);
+	/* An image named directly is taken as it is, unless --platform asks
+	 * for something else. */
+	if (!e && !picked && platform && !pfs_platform_match(s->config, platform))
+		e = pfs_errf(s->log, EINVAL, "%s: the image is not for %s", where,
+			     platform);
+out:
+	json_decref(desc);
+	json_decref(blob);
+	return e;
+}
+
 void pfs_src_base_free(struct pfs_src *s)
 {
 	size_t i;
@@ -270,6 +402,7 @@ static int split_first(const char *s, char **name, char **rest)
 }
 
 int pfs_src_open(const char *spec, const char *platform,
+		 const struct pfs_remote_opts *remote,
 		 const struct pfs_log *log, struct pfs_src **out)
 {
 	char *name = NULL, *rest = NULL;
@@ -290,12 +423,14 @@ int pfs_src_open(const char *spec, const char *platform,
 				     spec);
 		if (!e)
 			e = pfs_src_docker_archive(name, rest, log, out);
+	} else if (!strncmp(spec, "docker://", 9)) {
+		e = pfs_src_registry(spec, platform, remote, log, out);
 	} else if (strstr(spec, "://") || !strncmp(spec, "docker:", 7) ||
 		   !strncmp(spec, "oci-archive:", 12) ||
 		   !strncmp(spec, "containers-storage:", 19) ||
 		   !strncmp(spec, "dir:", 4)) {
 		e = pfs_errf(log, EOPNOTSUPP,
-			     "'%s': transport not supported (oci:, docker-archive: or a layer file)",
+			     "'%s': transport not supported (oci:, docker-archive:, docker:// or a layer file)",
 			     spec);
 	} else {
 		e = pfs_src_layer_file(spec, log, out);

@@ -7,9 +7,9 @@
  * stream, as many times as asked (import --flatten reads each twice).
  *
  * Sources here: an OCI image layout (oci:DIR[:TAG]), a docker-archive
- * (docker-archive:FILE[:REF]) and a single layer file.  A registry source
- * (docker://) plugs in the same way: its layers are streams of blob bodies
- * and the layer reader (layer.c) checks what they hash to.
+ * (docker-archive:FILE[:REF]), a single layer file, and an image in a
+ * registry (docker://), whose layers are streams of blob bodies; the layer
+ * reader (layer.c) checks what every stream hashes to.
  */
 #ifndef PUZZLEFS_IMPORT_SOURCE_H
 #define PUZZLEFS_IMPORT_SOURCE_H
@@ -64,6 +64,7 @@ struct pfs_src {
  * NULL: the host's) picks an image out of an image index.
  */
 int pfs_src_open(const char *spec, const char *platform,
+		 const struct pfs_remote_opts *remote,
 		 const struct pfs_log *log, struct pfs_src **out);
 void pfs_src_free(struct pfs_src *s);
 
@@ -73,6 +74,11 @@ int pfs_src_docker_archive(const char *file, const char *ref,
 			   const struct pfs_log *log, struct pfs_src **out);
 int pfs_src_layer_file(const char *file, const struct pfs_log *log,
 		       struct pfs_src **out);
+/* docker://HOST[:PORT]/REPO[:TAG|@DIGEST] through the registry client
+ * (@remote: credentials, TLS; NULL: the defaults). */
+int pfs_src_registry(const char *spec, const char *platform,
+		     const struct pfs_remote_opts *remote,
+		     const struct pfs_log *log, struct pfs_src **out);
 
 /* ---- helpers the sources share (source.c) -------------------------------- */
 
@@ -86,6 +92,21 @@ int pfs_src_add_layer(struct pfs_src *s, const char *name,
 /* Take each layer's diff_id from the config's rootfs.diff_ids (which must
  * list one per layer). @what names the config in messages. */
 int pfs_src_diff_ids(struct pfs_src *s, const char *what);
+/* What pfs_src_resolve calls the config when it asks for it. */
+#define PFS_SRC_CONFIG "image config"
+/* Reads the JSON document (manifest, index, config) descriptor @desc
+ * names, checked against it; @what names it in messages. */
+typedef int (*pfs_src_read_doc)(struct pfs_src *s, json_t *desc,
+				const char *what, json_t **out);
+/*
+ * From @desc (or @doc, the document it names, when the caller has it
+ * already) through any image index (the entry for @platform) to the image
+ * manifest: its layers, its config (s->config) and diff_ids.  @where names
+ * the source in messages.
+ */
+int pfs_src_resolve(struct pfs_src *s, const char *where,
+		    pfs_src_read_doc read_doc, json_t *desc, json_t *doc,
+		    const char *platform);
 /* Does an image index entry's platform object match "OS/ARCH[/VARIANT]"
  * (NULL: the host's)? */
 bool pfs_platform_match(json_t *platform, const char *want);

@@ -477,21 +477,27 @@ const char *pfs_oci_entry_tag(json_t *ent)
 	return json_string_value(json_object_get(a, PFS_ANNOT_REFNAME));
 }
 
-int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
-		       struct pfs_desc *out)
+int pfs_desc_parse(json_t *d, const struct pfs_log *log, const char *where,
+		   const char *what, struct pfs_desc *out)
 {
 	const char *dg = json_string_value(json_object_get(d, "digest"));
 	json_t *size = json_object_get(d, "size");
 
 	if (!dg || pfs_parse_digest(dg, out->digest))
-		return pfs_errf(oci->log, EINVAL,
+		return pfs_errf(log, EINVAL,
 				"%s: %s: missing or invalid sha256 digest",
-				oci->path, what);
+				where, what);
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return pfs_errf(oci->log, EINVAL, "%s: %s: invalid size",
-				oci->path, what);
+		return pfs_errf(log, EINVAL, "%s: %s: invalid size", where,
+				what);
 	out->size = (uint64_t)json_integer_value(size);
 	return 0;
+}
+
+int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
+		       struct pfs_desc *out)
+{
+	return pfs_desc_parse(d, oci->log, oci->path, what, out);
 }
 
 int pfs_oci_index_find(struct pfs_oci *oci, json_t *index, const char *tag,

@@ -103,6 +103,10 @@ int pfs_oci_index_lookup(struct pfs_oci *oci, const uint8_t *data,
 /* A descriptor's sha256 digest and size; errors name @what. */
 int pfs_oci_parse_desc(struct pfs_oci *oci, json_t *d, const char *what,
 		       struct pfs_desc *out);
+/* The same for a descriptor from elsewhere (a registry): errors name
+ * @where and @what. */
+int pfs_desc_parse(json_t *d, const struct pfs_log *log, const char *where,
+		   const char *what, struct pfs_desc *out);
 int pfs_oci_tag_resolve(struct pfs_oci *oci, const char *tag,
 			struct pfs_desc *manifest);
 /* Drop every index entry named @tag (-ENOENT if none); its blobs stay

@@ -9,17 +9,15 @@ the entry named, no tag, no partial blob, nothing written elsewhere).
 """
 import json
 import os
-import signal
-import socket
 import subprocess
 import tarfile
-import time
 
 import pytest
 
-import tar_images as images
 import ocidir
+import tar_images as images
 import tree
+from registry import FaultProxy, anon_registry, certs  # noqa: F401 (fixtures)
 from tar_images import d, f, hard, sym
 from test_fuse import Mounts, mkdir
 
@@ -224,44 +222,80 @@ def test_config_kept(pfs, umoci_img, buildah_img, tmp_path):
     assert r.returncode == 1 and b"image config blob is missing" in r.stderr
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---- registries -----------------------------------------------------------
 
-
-@pytest.fixture
-def registry(tmp_path):
-    """Debian's docker-registry on a free port of 127.0.0.1."""
-    port = free_port()
-    cfg = tmp_path / "registry.yml"
-    cfg.write_text("version: 0.1\nlog:\n  level: error\nstorage:\n"
-                   f"  filesystem:\n    rootdirectory: {tmp_path / 'store'}\n"
-                   f"http:\n  addr: 127.0.0.1:{port}\n")
-    p = subprocess.Popen(["docker-registry", "serve", str(cfg)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=30)
-
-
-def test_registry_round_trip(pfs, umoci_img, registry, tmp_path):
+def test_registry_round_trip(pfs, umoci_img, anon_registry, certs, tmp_path):
     """An imported image (with its config) goes to a registry and back
     with skopeo unchanged."""
     oci = str(tmp_path / "oci")
+    ref = anon_registry.ref("puzzle/imported", "t")
     pfs.run("import", "-c", f"oci:{umoci_img.oci}:v3", f"{oci}:t")
-    skopeo("copy", "-q", "--dest-tls-verify=false", f"oci:{oci}:t",
-           f"docker://{registry}/puzzle/imported:t")
-    skopeo("copy", "-q", "--src-tls-verify=false",
-           f"docker://{registry}/puzzle/imported:t", f"oci:{tmp_path / 'back'}:t")
+    skopeo("copy", "-q", "--dest-cert-dir", certs.cert_dir, f"oci:{oci}:t", ref)
+    skopeo("copy", "-q", "--src-cert-dir", certs.cert_dir, ref,
+           f"oci:{tmp_path / 'back'}:t")
     back = ocidir.Oci(tmp_path / "back")
     assert back.manifest_digest("t") == ocidir.Oci(oci).manifest_digest("t")
     pfs.run("fsck", back.path)
+
+
+@pytest.fixture(scope="module")
+def pushed(umoci_img, anon_registry, certs):
+    """umoci's v3 (three tar layers, gzip) in the registry, put there by
+    skopeo: the image as a registry holds it."""
+    ref = anon_registry.ref("src/umoci", "v3")
+    skopeo("copy", "-q", "--dest-cert-dir", certs.cert_dir,
+           f"oci:{umoci_img.oci}:v3", ref)
+    return ref
+
+
+@pytest.mark.parametrize("opts", [(), ("-c", "--flatten")],
+                         ids=["layers", "zstd-flatten"])
+def test_import_from_registry(pfs, umoci_img, anon_registry, certs, pushed,
+                              tmp_path, opts):
+    """import docker://... streams the layers from the registry and makes
+    the very image that importing the same layers from disk makes (the
+    same manifest digest); each layer is fetched once per pass."""
+    local, remote = str(tmp_path / "local"), str(tmp_path / "remote")
+    pfs.run("import", *opts, f"oci:{umoci_img.oci}:v3", f"{local}:t")
+    mark = anon_registry.mark()
+    pfs.run("import", *opts, "--cert-dir", certs.cert_dir, pushed,
+            f"{remote}:t")
+    assert ocidir.Oci(remote).manifest_digest("t") == \
+        ocidir.Oci(local).manifest_digest("t")
+    pfs.run("fsck", remote)
+    layers = json.loads(skopeo("inspect", "--raw", "--cert-dir",
+                               certs.cert_dir, pushed))["layers"]
+    passes = 2 if "--flatten" in opts else 1
+    for layer in layers:
+        assert anon_registry.count("GET", "/blobs/" + layer["digest"],
+                                   since=mark) == passes
+
+
+def test_import_from_registry_refused(pfs, anon_registry, certs, pushed,
+                                      tmp_path):
+    """TLS is checked (no --cert-dir: refused); a layer whose bytes the
+    registry (a proxy in front of it) changes fails the import, naming the
+    layer, and writes no tag; an unknown tag says so."""
+    oci = str(tmp_path / "oci")
+    r = pfs.run("import", pushed, f"{oci}:t", check=False)
+    assert r.returncode == 1 and b"certificate" in r.stderr
+    layers = json.loads(skopeo("inspect", "--raw", "--cert-dir",
+                               certs.cert_dir, pushed))["layers"]
+    proxy = FaultProxy(anon_registry, certs)
+    try:
+        digest = layers[1]["digest"]
+        proxy.flip.add(digest.split(":")[1])
+        r = pfs.run("import", "--cert-dir", certs.cert_dir,
+                    proxy.ref("src/umoci", "v3"), f"{oci}:t", check=False)
+        assert r.returncode == 1, r.stderr
+        assert digest.encode() in r.stderr, r.stderr
+    finally:
+        proxy.close()
+    assert not os.path.exists(os.path.join(oci, "index.json")) or \
+        b"t" not in pfs.run("tags", oci).stdout.split()
+    r = pfs.run("import", "--cert-dir", certs.cert_dir,
+                anon_registry.ref("src/umoci", "nope"), f"{oci}:t", check=False)
+    assert r.returncode == 1 and b"nope" in r.stderr
 
 
 # ---- layer files, image indexes ------------------------------------------
@@ -546,8 +580,10 @@ def test_usage(pfs):
     for args in ((), ("only-one",), ("--platform", "linux", "a", "b:c"),
                  ("--max-size", "x", "a", "b:c"), ("a", "no-tag")):
         assert pfs.run("import", *args, check=False).returncode == 2
-    r = pfs.run("import", "docker://example.com/x", "/tmp/x:t", check=False)
+    r = pfs.run("import", "oci-archive:/tmp/x.tar", "/tmp/x:t", check=False)
     assert r.returncode == 1 and b"not supported" in r.stderr
+    r = pfs.run("import", "docker://Bad_Host/x", "/tmp/x:t", check=False)
+    assert r.returncode == 1 and b"docker://" in r.stderr.lower()
 
 
 # ---- random layers against umoci -------------------------------------------
