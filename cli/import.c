@@ -33,7 +33,7 @@ static const char usage[] =
 	"                           (default: the host's, linux/%s)\n"
 	"      --zstd-level N       zstd level for -c (default 3)\n"
 	"      --frame-size SIZE    uncompressed bytes per zstd frame for -c\n"
-	"                           (default 32K)\n"
+	"                           (default 256K: one frame per chunk)\n"
 	"  -j, --threads N          worker threads (default: one per CPU)\n"
 	"      --mtime SECONDS|none|source\n"
 	"                           the mtimes stored: SECONDS on every inode,\n"

@@ -84,7 +84,7 @@ struct pfs_import_opts {
 	const struct pfs_log *log;
 	bool compress;			/* seekable zstd chunks (-c) */
 	int zstd_level;			/* 0: 3 */
-	uint32_t zstd_frame;		/* 0: 32 KiB */
+	uint32_t zstd_frame;		/* 0: one frame per chunk */
 	unsigned threads;		/* 0: one per CPU */
 	bool flatten;			/* one layer instead of one per tar layer */
 	const char *platform;		/* "OS/ARCH[/VARIANT]" in an image
